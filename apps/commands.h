@@ -1,0 +1,18 @@
+// The subcommands of the `strand` binary. Each lives in apps/cmd_<name>.cpp and receives argv
+// starting at its own name.
+#pragma once
+
+namespace strand::apps {
+
+int cmd_info(int argc, char** argv);
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+/// All subcommands, in the order `strand --help` lists them; terminated by {nullptr, ...}.
+const Command* commands();
+
+}  // namespace strand::apps

@@ -1,0 +1,65 @@
+// strand: one binary, one subcommand per job.
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "libseq/core/error.h"
+#include "libseq/core/version.h"
+
+namespace strand::apps {
+
+const Command* commands() {
+  static const Command table[] = {
+      {"info", &cmd_info, "version, LibTorch, BLAS, CUDA and thread information"},
+      {nullptr, nullptr, nullptr},
+  };
+  return table;
+}
+
+namespace {
+void print_usage(std::ostream& os) {
+  os << "strand " << strand::version() << " — genomic and molecular sequence modeling\n\n"
+     << "Usage: strand <command> [options]   (strand <command> --help for details)\n\nCommands:\n";
+  for (const Command* c = commands(); c->name != nullptr; ++c) {
+    os << "  " << c->name << std::string(12 - std::strlen(c->name), ' ') << c->summary << "\n";
+  }
+}
+}  // namespace
+
+}  // namespace strand::apps
+
+int main(int argc, char** argv) {
+  using namespace strand::apps;
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    std::cout << "strand " << strand::version() << " (git " << strand::git_hash() << ")\n";
+    return 0;
+  }
+  for (const Command* c = commands(); c->name != nullptr; ++c) {
+    if (name != c->name) continue;
+    try {
+      return c->run(argc - 1, argv + 1);
+    } catch (const strand::InternalError& e) {
+      std::cerr << "strand " << name << ": " << e.what() << "\n";
+      return 70;
+    } catch (const strand::Error& e) {
+      std::cerr << "strand " << name << ": error: " << e.what() << "\n";
+      return 1;
+    } catch (const std::exception& e) {
+      std::cerr << "strand " << name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "strand: unknown command '" << name << "'\n\n";
+  print_usage(std::cerr);
+  return 2;
+}

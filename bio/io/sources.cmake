@@ -1,0 +1,1 @@
+set(STRAND_BIO_IO_SOURCES)

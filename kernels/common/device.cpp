@@ -1,0 +1,15 @@
+#include "kernels/common/device.h"
+
+#include <torch/types.h>
+
+namespace strand::kernels {
+
+const char* const* op_names() {
+  // Every op defined by a *_def.cpp in kernels/; null-terminated.
+  static const char* const names[] = {"strand::reverse_complement_ids", nullptr};
+  return names;
+}
+
+int cuda_device_count() { return built_with_cuda() && torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0; }
+
+}  // namespace strand::kernels

@@ -1,0 +1,9 @@
+set(STRAND_SEQ_CORE_SOURCES
+  core/config.cpp
+  core/error.cpp
+  core/log.cpp
+  core/parallel.cpp
+  core/progress.cpp
+  core/random.cpp
+  core/system_info.cpp
+)

@@ -1,0 +1,25 @@
+// Facts about the running build and machine, for `strand info` and provenance records.
+#pragma once
+
+#include <string>
+
+namespace strand {
+
+/// LibTorch version the build was configured against, e.g. "1.13.0" (from TorchConfigVersion.cmake).
+std::string torch_version();
+
+struct BlasInfo {
+  std::string library;   ///< resolved path of the BLAS shared object loaded in this process ("" if none)
+  std::string vendor;    ///< "OpenBLAS", "MKL", "reference BLAS" or "unknown"
+  std::string config;    ///< openblas_get_config() when OpenBLAS, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
+  std::string threading; ///< "pthread", "openmp", "serial" or "" when unknown
+  bool optimized = false; ///< false for the reference BLAS (matmul ~30x slower)
+};
+
+/// Inspects the BLAS actually loaded by LibTorch in this process (not the build-time setting).
+BlasInfo blas_info();
+
+/// Measured fp32 matrix-multiply throughput (GFLOP/s) for an n x n product on the current threads.
+double matmul_gflops(int n);
+
+}  // namespace strand

@@ -1,0 +1,32 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "libseq/core/error.h"
+#include "libseq/core/parallel.h"
+
+TEST(Parallel, ChunksCoverRangeExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    for (int64_t n : {0, 1, 7, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      strand::parallel_for(n, 3, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      }, threads);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+TEST(Parallel, ExceptionInWorkerReachesCaller) {
+  EXPECT_THROW(strand::parallel_for(100, 1, [](int64_t b, int64_t) {
+    if (b > 0) throw strand::InputError("bad chunk");
+  }, 4), strand::InputError);
+}
+
+TEST(Parallel, ThreadCountIsSettable) {
+  strand::set_num_threads(3);
+  EXPECT_EQ(strand::num_threads(), 3);
+  strand::set_num_threads(0);
+  EXPECT_EQ(strand::num_threads(), strand::hardware_threads());
+}

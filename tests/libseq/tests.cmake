@@ -1,0 +1,4 @@
+strand_add_test(test_core
+  SOURCES libseq/test_error.cpp libseq/test_config.cpp libseq/test_progress.cpp libseq/test_parallel.cpp
+          libseq/test_random.cpp libseq/test_atomic_file.cpp
+  LIBS strand_seq)
