@@ -1,6 +1,6 @@
 #include "kernels/common/device.h"
 
-#include <torch/types.h>
+#include <torch/cuda.h>
 
 namespace strand::kernels {
 

@@ -38,18 +38,24 @@ std::string name(const Case& c) {
 
 TEST(RcIds, MatchesReferenceOverConformanceTable) {
   std::vector<Case> cases;
-  for (auto dtype : {at::kInt, at::kLong})
-    for (int64_t length : {0, 1, 31, 32, 33, 257})
-      for (int64_t batch : {1, 3, 17})
-        for (bool with_lengths : {false, true})
+  for (auto dtype : {at::kInt, at::kLong}) {
+    for (int64_t length : {0, 1, 31, 32, 33, 257}) {
+      for (int64_t batch : {1, 3, 17}) {
+        for (bool with_lengths : {false, true}) {
           for (bool transposed : {false, true}) cases.push_back({batch, length, dtype, with_lengths, transposed});
+        }
+      }
+    }
+  }
   at::manual_seed(0);
   for (const auto& c : cases) {
     const auto comp = caduceus_complement(c.dtype);
     at::Tensor ids = c.transposed ? at::randint(0, 16, {c.length, c.batch}, at::kLong).t()
                                   : at::randint(0, 16, {c.batch, c.length}, at::kLong);
     ids = ids.to(c.dtype);  // preserves the transposed strides
-    if (c.transposed && c.length > 1 && c.batch > 1) ASSERT_FALSE(ids.is_contiguous()) << name(c);
+    if (c.transposed && c.length > 1 && c.batch > 1) {
+      ASSERT_FALSE(ids.is_contiguous()) << name(c);
+    }
     c10::optional<at::Tensor> lengths;
     if (c.with_lengths) lengths = at::randint(0, c.length + 1, {c.batch}, at::kLong);
     const auto got = reverse_complement_ids(ids, comp, lengths);
