@@ -17,15 +17,16 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
-#include <c10/util/Optional.h>
+
+#include "kernels/common/torch_compat.h"
 
 namespace strand::kernels {
 
 at::Tensor reverse_complement_ids(const at::Tensor& ids, const at::Tensor& complement,
-                                  const c10::optional<at::Tensor>& lengths = c10::nullopt);
+                                  const compat::optional<at::Tensor>& lengths = compat::nullopt);
 
 /// Plain reference (loops straight from the definition above), CPU only, for tests.
 at::Tensor reverse_complement_ids_ref(const at::Tensor& ids, const at::Tensor& complement,
-                                      const c10::optional<at::Tensor>& lengths = c10::nullopt);
+                                      const compat::optional<at::Tensor>& lengths = compat::nullopt);
 
 }  // namespace strand::kernels

@@ -7,7 +7,7 @@ namespace strand::kernels {
 
 /// Checks ranks, dtypes, devices and length bounds of reverse_complement_ids arguments.
 inline void check_rc_ids_args(const at::Tensor& ids, const at::Tensor& complement,
-                              const c10::optional<at::Tensor>& lengths) {
+                              const compat::optional<at::Tensor>& lengths) {
   TORCH_CHECK(ids.dim() == 2, "reverse_complement_ids: ids must be (batch, length), got ", ids.sizes());
   TORCH_CHECK(ids.scalar_type() == at::kInt || ids.scalar_type() == at::kLong,
               "reverse_complement_ids: ids must be int32 or int64, got ", ids.scalar_type());

@@ -22,19 +22,19 @@ void rc_rows(const at::Tensor& ids, const at::Tensor& complement, const int64_t*
       const int64_t n = lengths != nullptr ? lengths[b] : length;
       const Index* row = in + b * sb;
       Index* o = dst + b * length;
-      for (int64_t i = 0; i < n; ++i) {
-        const Index id = row[(n - 1 - i) * sl];
-        TORCH_CHECK(id >= 0 && id < vocab, "reverse_complement_ids: id ", id, " at row ", b, " position ", n - 1 - i,
+      for (int64_t i = 0; i < length; ++i) {
+        const int64_t source = i < n ? n - 1 - i : i;
+        const Index id = row[source * sl];
+        TORCH_CHECK(id >= 0 && id < vocab, "reverse_complement_ids: id ", id, " at row ", b, " position ", source,
                     " is outside the complement map [0, ", vocab, ")");
-        o[i] = comp[id];
+        o[i] = i < n ? comp[id] : id;
       }
-      for (int64_t i = n; i < length; ++i) o[i] = row[i * sl];
     }
   });
 }
 
 at::Tensor reverse_complement_ids_cpu(const at::Tensor& ids, const at::Tensor& complement,
-                                      const c10::optional<at::Tensor>& lengths) {
+                                      const compat::optional<at::Tensor>& lengths) {
   check_rc_ids_args(ids, complement, lengths);
   const auto comp = complement.contiguous();
   at::Tensor lens;

@@ -28,7 +28,7 @@ void run(const at::Tensor& ids, const at::Tensor& comp, const at::Tensor& lens, 
 }
 
 at::Tensor reverse_complement_ids_cuda(const at::Tensor& ids, const at::Tensor& complement,
-                                       const c10::optional<at::Tensor>& lengths) {
+                                       const compat::optional<at::Tensor>& lengths) {
   check_rc_ids_args(ids, complement, lengths);
   if (ids.numel() > 0) {
     // The kernel cannot raise errors, so ids are range-checked here (valid tokens and padding alike).

@@ -10,10 +10,10 @@ TORCH_LIBRARY_FRAGMENT(strand, m) {
 namespace strand::kernels {
 
 at::Tensor reverse_complement_ids(const at::Tensor& ids, const at::Tensor& complement,
-                                  const c10::optional<at::Tensor>& lengths) {
+                                  const compat::optional<at::Tensor>& lengths) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strand::reverse_complement_ids", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&)>();
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const compat::optional<at::Tensor>&)>();
   return op.call(ids, complement, lengths);
 }
 

@@ -7,7 +7,7 @@
 namespace strand::kernels {
 
 at::Tensor reverse_complement_ids_ref(const at::Tensor& ids, const at::Tensor& complement,
-                                      const c10::optional<at::Tensor>& lengths) {
+                                      const compat::optional<at::Tensor>& lengths) {
   TORCH_CHECK(ids.dim() == 2, "reverse_complement_ids_ref: ids must be (batch, length)");
   const auto ids64 = ids.to(at::kLong).cpu();
   const auto comp64 = complement.to(at::kLong).cpu();

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/common/torch_compat.h"
+
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -35,7 +37,7 @@ bool contains(const std::string& s, const char* part) { return s.find(part) != s
 
 }  // namespace
 
-std::string torch_version() { return STRAND_TORCH_VERSION; }
+std::string torch_version() { return compat::torch_header_version(); }
 
 BlasInfo blas_info() {
   BlasInfo info;

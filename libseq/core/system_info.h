@@ -5,7 +5,7 @@
 
 namespace strand {
 
-/// LibTorch version the build was configured against, e.g. "1.13.0" (from TorchConfigVersion.cmake).
+/// LibTorch version of the headers strand was compiled against, e.g. "1.13.0".
 std::string torch_version();
 
 struct BlasInfo {

@@ -56,7 +56,7 @@ TEST(RcIds, MatchesReferenceOverConformanceTable) {
     if (c.transposed && c.length > 1 && c.batch > 1) {
       ASSERT_FALSE(ids.is_contiguous()) << name(c);
     }
-    c10::optional<at::Tensor> lengths;
+    strand::compat::optional<at::Tensor> lengths;
     if (c.with_lengths) lengths = at::randint(0, c.length + 1, {c.batch}, at::kLong);
     const auto got = reverse_complement_ids(ids, comp, lengths);
     const auto want = reverse_complement_ids_ref(ids, comp, lengths);
@@ -90,10 +90,10 @@ TEST(RcIds, CudaEntryPointInCpuBuildSaysBuiltWithoutCuda) {
   // Route the call to the CUDA dispatch key explicitly: a CPU-only LibTorch cannot make CUDA tensors.
   auto op = c10::Dispatcher::singleton()
                 .findSchemaOrThrow("strand::reverse_complement_ids", "")
-                .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&)>();
+                .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const strand::compat::optional<at::Tensor>&)>();
   const auto ids = at::zeros({1, 2}, at::kLong);
   try {
-    op.redispatch(c10::DispatchKeySet(c10::DispatchKey::CUDA), ids, caduceus_complement(at::kLong), c10::nullopt);
+    op.redispatch(c10::DispatchKeySet(c10::DispatchKey::CUDA), ids, caduceus_complement(at::kLong), strand::compat::nullopt);
     FAIL() << "the CUDA entry point did not throw";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("strand::reverse_complement_ids has no CUDA implementation in this build"),
