@@ -1,3 +1,5 @@
 set(STRAND_SEQ_IO_SOURCES
   io/atomic_file.cpp
+  io/mmap_file.cpp
+  io/safetensors.cpp
 )
