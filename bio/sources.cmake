@@ -1,0 +1,7 @@
+# Alphabets, genetic codes, central-dogma conversions and codon-usage tables (paths relative to bio/).
+set(STRAND_BIO_SOURCES
+  alphabet.cpp
+  genetic_code.cpp
+  central_dogma.cpp
+  codon_usage.cpp
+)
