@@ -5,6 +5,7 @@
 namespace strand::apps {
 
 int cmd_info(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 
 struct Command {
   const char* name;

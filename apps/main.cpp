@@ -12,6 +12,7 @@ namespace strand::apps {
 const Command* commands() {
   static const Command table[] = {
       {"info", &cmd_info, "version, LibTorch, BLAS, CUDA and thread information"},
+      {"tokenize", &cmd_tokenize, "tokenize FASTA/FASTQ/SAM/BAM/CRAM sequences or regions to token ids"},
       {nullptr, nullptr, nullptr},
   };
   return table;

@@ -53,9 +53,9 @@ bool parse_command(int argc, char** argv, const std::string& usage, const std::s
 }
 
 std::string command_line(int argc, char** argv) {
-  std::string out;
+  std::string out = "strand";
   for (int i = 0; i < argc; ++i) {
-    if (i > 0) out += ' ';
+    out += ' ';
     out += argv[i];
   }
   return out;

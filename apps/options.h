@@ -30,7 +30,7 @@ bool parse_command(int argc, char** argv, const std::string& usage, const std::s
                    po::options_description& specific, CommonOptions& common, po::variables_map& vm,
                    const po::positional_options_description* positional = nullptr);
 
-/// The full command line, for provenance records.
+/// The full command line ("strand <command> ...") from a subcommand's argv, for provenance records.
 std::string command_line(int argc, char** argv);
 
 }  // namespace strand::apps

@@ -1,1 +1,8 @@
-set(STRAND_BIO_IO_SOURCES)
+# Sequence I/O over HTSlib (paths relative to bio/).
+set(STRAND_BIO_IO_SOURCES
+  io/faidx.cpp
+  io/fastx.cpp
+  io/reader.cpp
+  io/sam.cpp
+  io/windows.cpp
+)

@@ -1,0 +1,270 @@
+// FASTA and FASTQ streaming over HTSlib's BGZF layer, which reads plain, gzip and bgzip files
+// alike. The line parser is our own so that every error names its line and record.
+#include <htslib/bgzf.h>
+#include <htslib/kstring.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+#include "bio/io/reader.h"
+#include "libseq/core/error.h"
+
+namespace strand::bio::io {
+namespace {
+
+// Bytes allowed in sequence lines: letters and the gap/stop symbols '*', '-', '.'.
+const std::array<bool, 256>& sequence_bytes() {
+  static const std::array<bool, 256> table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = t[static_cast<size_t>(c + 32)] = true;
+    t['*'] = t['-'] = t['.'] = true;
+    return t;
+  }();
+  return table;
+}
+
+std::string show_byte(unsigned char c) {
+  char buf[16];
+  if (c >= 0x21 && c < 0x7f) {
+    std::snprintf(buf, sizeof buf, "'%c'", c);
+  } else {
+    std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
+  }
+  return buf;
+}
+
+class FastxReader final : public SequenceReader {
+ public:
+  FastxReader(const std::string& path, SequenceFormat format, const ReadOptions& options)
+      : SequenceReader(path, options), fastq_(format == SequenceFormat::Fastq) {
+    fp_ = bgzf_open(path.c_str(), "r");
+    if (fp_ == nullptr) throw_errno("cannot open", path);
+  }
+  ~FastxReader() override {
+    if (fp_ != nullptr) bgzf_close(fp_);
+    free(line_.s);
+  }
+
+  bool next(SequenceRecord& r) override {
+    for (;;) {
+      const bool got = fastq_ ? next_fastq(r) : next_fasta(r);
+      if (!got) {
+        check_not_empty();
+        return false;
+      }
+      if (record_ok_) {
+        ++summary_.records;
+        return true;
+      }
+    }
+  }
+
+ private:
+  // Reads one line into line_ (without '\n' and a trailing '\r'). Returns false at end of file.
+  bool read_line() {
+    const int n = bgzf_getline(fp_, '\n', &line_);
+    if (n == -1) return false;
+    if (n < -1)
+      throw ParseError(Location{path_, line_no_ + 1, ""},
+                       "cannot read the file past this point: truncated or corrupt compressed data");
+    ++line_no_;
+    if (line_.l > 0 && line_.s[line_.l - 1] == '\r') line_.s[--line_.l] = '\0';
+    return true;
+  }
+
+  Location at(const std::string& record, int64_t line) const {
+    return Location{path_, line, record.empty() ? "record " + std::to_string(index_) : "record '" + record + "'"};
+  }
+
+  void split_header(SequenceRecord& r) {
+    const char* s = line_.s + 1;
+    const size_t n = line_.l - 1;
+    size_t i = 0;
+    while (i < n && s[i] != ' ' && s[i] != '\t') ++i;
+    r.name.assign(s, i);
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
+    r.comment.assign(s + i, n - i);
+  }
+
+  // Returns the offset of the first byte that is not allowed in a sequence, or npos.
+  static size_t first_bad_byte(const char* s, size_t n) {
+    const auto& ok = sequence_bytes();
+    for (size_t i = 0; i < n; ++i)
+      if (!ok[static_cast<unsigned char>(s[i])]) return i;
+    return std::string::npos;
+  }
+
+  void fill_coordinates(SequenceRecord& r) {
+    r.index = index_;
+    r.source = r.name;
+    r.begin = 0;
+    r.end = static_cast<int64_t>(r.seq.size());
+    r.strand = '+';
+  }
+
+  void fail(SequenceRecord& r, const std::string& reason, const Location& where, const std::string& message) {
+    record_ok_ = false;
+    reject(reason, std::make_exception_ptr(ParseError(where, message)));
+    r.seq.clear();
+  }
+
+  bool next_fasta(SequenceRecord& r) {
+    record_ok_ = true;
+    if (!have_header_) {
+      // Before the first record: blank lines are fine, anything else means the header is missing.
+      for (;;) {
+        if (!read_line()) return false;
+        if (line_.l == 0) continue;
+        if (line_.s[0] == '>') break;
+        ++index_;
+        const int64_t bad_line = line_no_;
+        const std::string found = line_.l > 0 ? show_byte(static_cast<unsigned char>(line_.s[0])) : "an empty line";
+        // With skip_invalid the headerless lines are skipped as one record up to the next '>'.
+        while (read_line() && (line_.l == 0 || line_.s[0] != '>')) {
+        }
+        const bool more = line_.l > 0 && line_.s[0] == '>';
+        r.name.clear();
+        fail(r, "missing header", at("", bad_line), "expected a FASTA header line starting with '>', found " + found);
+        have_header_ = more;  // the next call parses the record whose header is in line_
+        fill_coordinates(r);
+        return true;
+      }
+      have_header_ = true;
+    }
+    if (line_.l == 0 || line_.s[0] != '>') return false;
+    ++index_;
+    const int64_t header_line = line_no_;
+    split_header(r);
+    r.seq.clear();
+    r.qual.clear();
+    bool bad = false;
+    std::string message;
+    int64_t bad_line = 0;
+    for (;;) {
+      if (!read_line()) {
+        line_.l = 0;
+        break;
+      }
+      if (line_.l > 0 && line_.s[0] == '>') break;
+      if (bad) continue;
+      const size_t pos = first_bad_byte(line_.s, line_.l);
+      if (pos != std::string::npos) {
+        bad = true;
+        bad_line = line_no_;
+        message = "unexpected " + show_byte(static_cast<unsigned char>(line_.s[pos])) + " at column " +
+                  std::to_string(pos + 1) + " of a sequence line (expected letters or '*', '-', '.')";
+        continue;
+      }
+      r.seq.append(line_.s, line_.l);
+    }
+    if (r.name.empty()) {
+      fail(r, "missing name", at("", header_line), "FASTA header has no sequence name after '>'");
+    } else if (bad) {
+      fail(r, "invalid character", at(r.name, bad_line), message);
+    }
+    fill_coordinates(r);
+    return true;
+  }
+
+  bool next_fastq(SequenceRecord& r) {
+    record_ok_ = true;
+    // Header: skip blank lines between records (the header may already be in line_ after resync).
+    if (pushed_back_) {
+      pushed_back_ = false;
+    } else {
+      do {
+        if (!read_line()) return false;
+      } while (line_.l == 0);
+    }
+    ++index_;
+    const int64_t header_line = line_no_;
+    if (line_.s[0] != '@') {
+      const std::string found = show_byte(static_cast<unsigned char>(line_.s[0]));
+      r.name.clear();
+      fail(r, "missing header", at("", header_line), "expected a FASTQ header line starting with '@', found " + found);
+      return resync(r);
+    }
+    split_header(r);
+    r.qual.clear();
+    if (!read_line()) return truncated(r, header_line, "sequence line");
+    r.seq.assign(line_.s, line_.l);
+    const int64_t seq_line = line_no_;
+    if (!read_line()) return truncated(r, header_line, "'+' line");
+    const int64_t plus_line = line_no_;
+    const bool plus_ok = line_.l > 0 && line_.s[0] == '+';
+    const bool plus_name_ok = plus_ok && (line_.l == 1 || std::string_view(line_.s + 1, line_.l - 1) == r.name ||
+                                          std::string_view(line_.s + 1, line_.l - 1) == header_text(r));
+    const std::string plus_found = line_.l > 0 ? show_byte(static_cast<unsigned char>(line_.s[0])) : "an empty line";
+    const std::string plus_text(line_.s, line_.l);
+    if (!read_line()) return truncated(r, header_line, "quality line");
+    r.qual.assign(line_.s, line_.l);
+    const int64_t qual_line = line_no_;
+    if (r.name.empty()) {
+      fail(r, "missing name", at("", header_line), "FASTQ header has no read name after '@'");
+    } else if (!plus_ok) {
+      fail(r, "malformed '+' line", at(r.name, plus_line),
+           "expected the '+' separator line, found " + plus_found + " (multi-line FASTQ is not supported)");
+    } else if (!plus_name_ok) {
+      fail(r, "malformed '+' line", at(r.name, plus_line), "'" + plus_text + "' names a different read than the header");
+    } else if (const size_t pos = first_bad_byte(r.seq.data(), r.seq.size()); pos != std::string::npos) {
+      fail(r, "invalid character", at(r.name, seq_line),
+           "unexpected " + show_byte(static_cast<unsigned char>(r.seq[pos])) + " at column " + std::to_string(pos + 1) +
+               " of the sequence (expected letters or '*', '-', '.')");
+    } else if (r.qual.size() != r.seq.size()) {
+      fail(r, "quality length mismatch", at(r.name, qual_line),
+           "quality length " + std::to_string(r.qual.size()) + " differs from sequence length " +
+               std::to_string(r.seq.size()));
+    } else {
+      for (size_t i = 0; i < r.qual.size(); ++i) {
+        const auto q = static_cast<unsigned char>(r.qual[i]);
+        if (q < '!' || q > '~') {
+          fail(r, "invalid quality", at(r.name, qual_line),
+               "quality " + show_byte(q) + " at column " + std::to_string(i + 1) + " is outside '!'..'~'");
+          break;
+        }
+      }
+    }
+    fill_coordinates(r);
+    return true;
+  }
+
+  std::string header_text(const SequenceRecord& r) const { return r.comment.empty() ? r.name : r.name + " " + r.comment; }
+
+  bool truncated(SequenceRecord& r, int64_t header_line, const char* missing) {
+    fail(r, "truncated record", at(r.name, header_line),
+         std::string("the file ends inside this FASTQ record (no ") + missing + ")");
+    fill_coordinates(r);
+    return true;
+  }
+
+  // After a missing '@' (only reached with skip_invalid): skip lines up to the next line starting
+  // with '@' and keep it in line_ as the next header.
+  bool resync(SequenceRecord& r) {
+    while (read_line()) {
+      if (line_.l > 0 && line_.s[0] == '@') {
+        pushed_back_ = true;
+        break;
+      }
+    }
+    fill_coordinates(r);
+    return true;
+  }
+
+  BGZF* fp_ = nullptr;
+  kstring_t line_{0, 0, nullptr};
+  int64_t line_no_ = 0;
+  int64_t index_ = 0;
+  bool fastq_;
+  bool have_header_ = false;
+  bool record_ok_ = true;
+  bool pushed_back_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<SequenceReader> open_fastx(const std::string& path, SequenceFormat format, const ReadOptions& options) {
+  return std::make_unique<FastxReader>(path, format, options);
+}
+
+}  // namespace strand::bio::io

@@ -1,0 +1,16 @@
+#include "pipelines/registry.h"
+
+#include "bio/tokenizers/register.h"
+
+namespace strand::pipelines {
+
+const tokenize::TokenizerRegistry& tokenizer_registry() {
+  static const tokenize::TokenizerRegistry registry = [] {
+    tokenize::TokenizerRegistry r;
+    bio::register_tokenizers(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace strand::pipelines
