@@ -1,11 +1,11 @@
 // FASTA and FASTQ streaming over HTSlib's BGZF layer, which reads plain, gzip and bgzip files
 // alike. The line parser is our own so that every error names its line and record.
 #include <htslib/bgzf.h>
-#include <htslib/kstring.h>
 
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "bio/io/reader.h"
 #include "libseq/core/error.h"
@@ -43,7 +43,6 @@ class FastxReader final : public SequenceReader {
   }
   ~FastxReader() override {
     if (fp_ != nullptr) bgzf_close(fp_);
-    free(line_.s);
   }
 
   bool next(SequenceRecord& r) override {
@@ -61,15 +60,47 @@ class FastxReader final : public SequenceReader {
   }
 
  private:
-  // Reads one line into line_ (without '\n' and a trailing '\r'). Returns false at end of file.
+  // Makes line_ the next line (without '\n' and a trailing '\r'). Returns false at end of file.
+  // Lines are views into the block buffer; only a line that straddles two blocks is copied.
   bool read_line() {
-    const int n = bgzf_getline(fp_, '\n', &line_);
-    if (n == -1) return false;
-    if (n < -1)
-      throw ParseError(Location{path_, line_no_ + 1, ""},
-                       "cannot read the file past this point: truncated or corrupt compressed data");
+    if (line_in_spill_) {
+      spill_.clear();
+      line_in_spill_ = false;
+    }
+    for (;;) {
+      if (pos_ < end_) {
+        const char* start = buffer_.data() + pos_;
+        const auto* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+        if (nl != nullptr) {
+          const auto n = static_cast<size_t>(nl - start);
+          pos_ += n + 1;
+          if (spill_.empty()) {
+            line_ = {start, n};
+          } else {
+            spill_.append(start, n);
+            line_ = {spill_.data(), spill_.size()};
+            line_in_spill_ = true;
+          }
+          break;
+        }
+        spill_.append(start, end_ - pos_);
+        pos_ = end_;
+      }
+      const ssize_t got = bgzf_read(fp_, buffer_.data(), buffer_.size());
+      if (got < 0)
+        throw ParseError(Location{path_, line_no_ + 1, ""},
+                         "cannot read the file past this point: truncated or corrupt compressed data");
+      if (got == 0) {
+        if (spill_.empty()) return false;
+        line_ = {spill_.data(), spill_.size()};  // last line without a final newline
+        line_in_spill_ = true;
+        break;
+      }
+      pos_ = 0;
+      end_ = static_cast<size_t>(got);
+    }
     ++line_no_;
-    if (line_.l > 0 && line_.s[line_.l - 1] == '\r') line_.s[--line_.l] = '\0';
+    if (line_.l > 0 && line_.s[line_.l - 1] == '\r') --line_.l;
     return true;
   }
 
@@ -87,8 +118,16 @@ class FastxReader final : public SequenceReader {
     r.comment.assign(s + i, n - i);
   }
 
-  // Returns the offset of the first byte that is not allowed in a sequence, or npos.
+  // Returns the offset of the first byte that is not allowed in a sequence, or npos. The first
+  // pass is branch-free so the compiler vectorises it; the table finds the position when needed.
   static size_t first_bad_byte(const char* s, size_t n) {
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      const bool letter = static_cast<unsigned char>((c | 0x20) - 'a') < 26;
+      bad |= static_cast<unsigned>(!(letter | (c == '*') | (c == '-') | (c == '.')));
+    }
+    if (bad == 0) return std::string::npos;
     const auto& ok = sequence_bytes();
     for (size_t i = 0; i < n; ++i)
       if (!ok[static_cast<unsigned char>(s[i])]) return i;
@@ -252,7 +291,16 @@ class FastxReader final : public SequenceReader {
   }
 
   BGZF* fp_ = nullptr;
-  kstring_t line_{0, 0, nullptr};
+  struct LineView {
+    const char* s;
+    size_t l;
+  };
+  std::vector<char> buffer_ = std::vector<char>(size_t{1} << 18);
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  std::string spill_;
+  bool line_in_spill_ = false;
+  LineView line_{nullptr, 0};
   int64_t line_no_ = 0;
   int64_t index_ = 0;
   bool fastq_;
