@@ -1,1 +1,10 @@
-# pipelines tests
+strand_add_test(test_pipelines
+  SOURCES pipelines/test_tokenize.cpp
+  LIBS strand_pipelines
+  TORCH)
+
+strand_add_test(test_cli
+  SOURCES apps/test_cli.cpp
+  LIBS strand_seq)
+target_compile_definitions(test_cli_objects PRIVATE STRAND_BIN="$<TARGET_FILE:strand>")
+add_dependencies(test_cli strand)
