@@ -1,6 +1,6 @@
 # Sequence I/O over HTSlib (paths relative to bio/).
 set(STRAND_BIO_IO_SOURCES
-  io/faidx.cpp
+  io/fasta_regions.cpp
   io/fastx.cpp
   io/reader.cpp
   io/sam.cpp

@@ -1,6 +1,7 @@
 // Host launcher: validates tensors, fills the plain params struct and launches the CUDA kernel.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
