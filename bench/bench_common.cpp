@@ -38,9 +38,13 @@ std::vector<std::string> read_sequences(const std::string& path) {
 
 void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
+  // With --benchmark_repetitions the median is used, otherwise the single iteration run.
   for (const auto& run : runs) {
     const auto it = run.counters.find("bytes_per_second");
-    if (it != run.counters.end() && run.run_type == Run::RT_Iteration) rates_.emplace_back(run.benchmark_name(), it->second.value);
+    if (it == run.counters.end()) continue;
+    const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
+    const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+    if (single || median) rates_.emplace_back(run.run_name.str(), it->second.value);
   }
 }
 

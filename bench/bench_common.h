@@ -18,7 +18,7 @@ std::string genome_path();
 std::vector<std::string> read_sequences(const std::string& path);
 
 /// Console reporter that also prints, after the run, bytes_per_second of every benchmark divided
-/// by that of the benchmark named `baseline` (e.g. "BM_Memcpy").
+/// by that of the benchmark named `baseline` (e.g. "BM_Memcpy"); medians when repeated.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   explicit RatioReporter(std::string baseline) : baseline_(std::move(baseline)) {}
