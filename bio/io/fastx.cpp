@@ -40,6 +40,13 @@ class FastxReader final : public SequenceReader {
       : SequenceReader(path, options), fastq_(format == SequenceFormat::Fastq) {
     fp_ = bgzf_open(path.c_str(), "r");
     if (fp_ == nullptr) throw_errno("cannot open", path);
+    // A BGZF file cut at a block boundary decompresses cleanly; only the missing end-of-file
+    // marker tells that data was lost.
+    if (bgzf_compression(fp_) == 2 && bgzf_check_EOF(fp_) == 0) {
+      bgzf_close(fp_);
+      fp_ = nullptr;
+      throw ParseError(Location{path, -1, ""}, "the BGZF end-of-file marker is missing: the file is truncated");
+    }
   }
   ~FastxReader() override {
     if (fp_ != nullptr) bgzf_close(fp_);
@@ -91,7 +98,10 @@ class FastxReader final : public SequenceReader {
         throw ParseError(Location{path_, line_no_ + 1, ""},
                          "cannot read the file past this point: truncated or corrupt compressed data");
       if (got == 0) {
-        if (spill_.empty()) return false;
+        if (spill_.empty()) {
+          line_ = {nullptr, 0};
+          return false;
+        }
         line_ = {spill_.data(), spill_.size()};  // last line without a final newline
         line_in_spill_ = true;
         break;
@@ -108,12 +118,15 @@ class FastxReader final : public SequenceReader {
     return Location{path_, line, record.empty() ? "record " + std::to_string(index_) : "record '" + record + "'"};
   }
 
+  // Leading blanks are skipped, as htslib's faidx and kseq do ("> name" names "name").
   void split_header(SequenceRecord& r) {
     const char* s = line_.s + 1;
     const size_t n = line_.l - 1;
     size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
+    const size_t start = i;
     while (i < n && s[i] != ' ' && s[i] != '\t') ++i;
-    r.name.assign(s, i);
+    r.name.assign(s + start, i - start);
     while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
     r.comment.assign(s + i, n - i);
   }
@@ -225,6 +238,7 @@ class FastxReader final : public SequenceReader {
       return resync(r);
     }
     split_header(r);
+    header_.assign(line_.s + 1, line_.l - 1);
     r.qual.clear();
     if (!read_line()) return truncated(r, header_line, "sequence line");
     r.seq.assign(line_.s, line_.l);
@@ -233,19 +247,30 @@ class FastxReader final : public SequenceReader {
     const int64_t plus_line = line_no_;
     const bool plus_ok = line_.l > 0 && line_.s[0] == '+';
     const bool plus_name_ok = plus_ok && (line_.l == 1 || std::string_view(line_.s + 1, line_.l - 1) == r.name ||
-                                          std::string_view(line_.s + 1, line_.l - 1) == header_text(r));
+                                          std::string_view(line_.s + 1, line_.l - 1) == header_);
     const std::string plus_found = line_.l > 0 ? show_byte(static_cast<unsigned char>(line_.s[0])) : "an empty line";
     const std::string plus_text(line_.s, line_.l);
+    if (!plus_ok) {
+      // Without its '+' line the record's extent is unknown: report it, then continue from the
+      // next header (the offending line itself when it starts with '@'), so that one lost line
+      // costs one record.
+      fail(r, "malformed '+' line", at(r.name, plus_line),
+           "expected the '+' separator line, found " + plus_found + " (multi-line FASTQ is not supported)");
+      if (line_.l > 0 && line_.s[0] == '@') {
+        pushed_back_ = true;
+        fill_coordinates(r);
+        return true;
+      }
+      return resync(r);
+    }
     if (!read_line()) return truncated(r, header_line, "quality line");
     r.qual.assign(line_.s, line_.l);
     const int64_t qual_line = line_no_;
     if (r.name.empty()) {
       fail(r, "missing name", at("", header_line), "FASTQ header has no read name after '@'");
-    } else if (!plus_ok) {
-      fail(r, "malformed '+' line", at(r.name, plus_line),
-           "expected the '+' separator line, found " + plus_found + " (multi-line FASTQ is not supported)");
     } else if (!plus_name_ok) {
-      fail(r, "malformed '+' line", at(r.name, plus_line), "'" + plus_text + "' names a different read than the header");
+      fail(r, "malformed '+' line", at(r.name, plus_line),
+           "'" + plus_text + "' names a different read than the header");
     } else if (const size_t pos = first_bad_byte(r.seq.data(), r.seq.size()); pos != std::string::npos) {
       fail(r, "invalid character", at(r.name, seq_line),
            "unexpected " + show_byte(static_cast<unsigned char>(r.seq[pos])) + " at column " + std::to_string(pos + 1) +
@@ -268,8 +293,6 @@ class FastxReader final : public SequenceReader {
     return true;
   }
 
-  std::string header_text(const SequenceRecord& r) const { return r.comment.empty() ? r.name : r.name + " " + r.comment; }
-
   bool truncated(SequenceRecord& r, int64_t header_line, const char* missing) {
     fail(r, "truncated record", at(r.name, header_line),
          std::string("the file ends inside this FASTQ record (no ") + missing + ")");
@@ -277,8 +300,8 @@ class FastxReader final : public SequenceReader {
     return true;
   }
 
-  // After a missing '@' (only reached with skip_invalid): skip lines up to the next line starting
-  // with '@' and keep it in line_ as the next header.
+  // After a missing '@' or '+' line (only reached with skip_invalid): skip lines up to the next
+  // line starting with '@' and keep it in line_ as the next header.
   bool resync(SequenceRecord& r) {
     while (read_line()) {
       if (line_.l > 0 && line_.s[0] == '@') {
@@ -301,6 +324,7 @@ class FastxReader final : public SequenceReader {
   std::string spill_;
   bool line_in_spill_ = false;
   LineView line_{nullptr, 0};
+  std::string header_;  // the current FASTQ header line, without its '@'
   int64_t line_no_ = 0;
   int64_t index_ = 0;
   bool fastq_;

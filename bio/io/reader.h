@@ -2,27 +2,43 @@
 // all behind one streaming reader interface.
 //
 // Format detection reads the first bytes after decompression (hts_detect_format): FASTA ('>'),
-// FASTQ ('@'), SAM, BAM, CRAM. Files are streamed, never loaded whole.
+// FASTQ ('@'), SAM, BAM, CRAM. Text htslib does not recognise (e.g. a FASTA file whose first line
+// is not a header) is FASTA when the first line within its first MiB that starts with '>' or '@'
+// starts with '>', FASTQ when it starts with '@'; the lines before it are then a "missing header"
+// record. Anything else raises ParseError saying what was found ("a PNG image", "an ELF
+// executable", "binary data (first bytes ...)", "text 'hello' ..."), as does compression other
+// than gzip and bgzip (bzip2, xz, zstd). Files are streamed, never loaded whole.
 //
 // Bad input. Every malformed record raises strand::ParseError naming the file, the line (text
 // formats) and the record (name, or 1-based index when the name is unknown), what was expected
 // and what was found. With ReadOptions::skip_invalid the record is skipped instead and counted in
-// ReadSummary::skipped under a reason, so nothing is ever dropped silently. Damage that makes the
-// rest of the file unreadable (truncated or corrupt compressed data, a truncated BAM) always
-// throws. A file without records is an error unless ReadOptions::allow_empty.
+// ReadSummary::skipped under one of these reasons, so nothing is ever dropped silently:
+//   "missing header", "missing name", "invalid character", "invalid quality",
+//   "quality length mismatch", "malformed '+' line", "truncated record" (text formats);
+//   "no sequence stored" (alignments; counted whatever skip_invalid says, see below).
+// Damage that makes the rest of the file unreadable always throws ParseError, whatever the
+// options: truncated or corrupt gzip/BGZF data, a corrupt BAM/CRAM record, and a BGZF file (bgzip
+// text, BAM) or CRAM without its end-of-file marker, which is how a file cut at a block boundary
+// shows (checked when the file is opened, for seekable files). A file without records is an error
+// unless ReadOptions::allow_empty.
 //
 // Text formats (fastx.cpp):
-//   FASTA  multi-line; '>' header: name = first word, comment = rest; blank lines ignored; CRLF
-//          line ends accepted (the '\r' is removed); sequence bytes must be letters or '*' '-' '.'.
-//          A record with an empty sequence is valid (samtools accepts it too).
-//   FASTQ  four lines per record ('@' header, sequence, '+' [optionally the same name], quality),
-//          the layout every current instrument writes. Multi-line FASTQ is rejected: '@' and '+'
-//          are valid quality characters, so wrapped records cannot be split reliably. Quality
-//          length must equal sequence length; quality bytes must lie in '!'..'~'.
+//   FASTA  multi-line; '>' header: blanks after '>' skipped, name = first word, comment = the rest
+//          after the blanks that follow it; a header without a name is invalid ("missing name");
+//          blank lines ignored; CRLF line ends accepted (the '\r' is removed); sequence bytes must
+//          be letters or '*' '-' '.'. A record with an empty sequence is valid (samtools accepts
+//          it too).
+//   FASTQ  four lines per record ('@' header, split like FASTA's; sequence; '+' alone or followed
+//          by the read name or the whole header text; quality), the layout every current
+//          instrument writes. Multi-line FASTQ is rejected: '@' and '+' are valid quality
+//          characters, so wrapped records cannot be split reliably. Quality length must equal
+//          sequence length; quality bytes must lie in '!'..'~'.
 // Alignments (sam.cpp): unmapped and mapped reads alike; flag and MAPQ filters; records without a
 // stored sequence (SEQ '*', typical of secondary alignments) are counted as skipped
-// ("no sequence stored"). BAM stores reverse-strand reads reverse-complemented: the sequence is
-// returned as stored unless ReadOptions::original_orientation.
+// ("no sequence stored"); QUAL '*' gives an empty qual. BAM stores reverse-strand reads
+// reverse-complemented: the sequence is returned as stored unless
+// ReadOptions::original_orientation, which complements every IUPAC code ('=' and N stay) and
+// reverses seq and qual, as samtools fastq does.
 //
 // Readers are not thread-safe; use one per thread.
 #pragma once
@@ -52,7 +68,8 @@ struct SequenceRecord {
 struct ReadOptions {
   bool skip_invalid = false;          ///< skip and count malformed records instead of throwing
   bool allow_empty = false;           ///< accept a file without records
-  std::string reference;              ///< reference FASTA for CRAM (else the header's M5/UR lookup)
+  std::string reference;              ///< reference FASTA for CRAM (else the header's M5/UR lookup);
+                                      ///< InputError when it cannot be read
   int required_flags = 0;             ///< SAM/BAM/CRAM: keep records with all these flag bits
   int excluded_flags = 0;             ///< SAM/BAM/CRAM: drop records with any of these flag bits
   int min_mapq = 0;                   ///< SAM/BAM/CRAM: drop records with a lower MAPQ
@@ -101,8 +118,12 @@ std::unique_ptr<SequenceReader> open_sequences(const std::string& path, const Re
 /// numbers allowed) from an indexed file: FASTA (plain or bgzip) through its .fai (built next to
 /// the file when missing; a .gzi too for bgzip), or BAM/CRAM through .bai/.csi/.crai (must exist).
 /// For FASTA each region yields one record whose name is the region string; an end past the
-/// sequence is clipped to it (as samtools faidx does) and an unknown name or a start past the end
-/// is an InputError. For BAM/CRAM each region yields the overlapping reads.
+/// sequence is clipped to it (as samtools faidx does); every region is checked when the reader is
+/// opened, and an unknown name, a start past the end, a start after the end or a malformed region
+/// is an InputError naming the file and the region. Gzip (not bgzip) FASTA cannot be indexed:
+/// InputError. For BAM/CRAM each region yields the overlapping reads, region after region (a read
+/// overlapping two regions is returned twice, as `samtools view file r1 r2` does); a missing index
+/// or an unknown reference name is an InputError.
 std::unique_ptr<SequenceReader> open_regions(const std::string& path, const std::vector<std::string>& regions,
                                              const ReadOptions& options = {});
 

@@ -23,6 +23,13 @@ nlohmann::json parse_json(const std::string& text, const std::string& source) {
     if (colon != std::string::npos) what = what.substr(colon + 2);
     throw ParseError(Location{source, line, ""},
                      "invalid JSON at column " + std::to_string(offset - line_start + 1) + ": " + what);
+  } catch (const nlohmann::json::exception& e) {
+    // Syntactically valid text the parser still rejects, e.g. a number out of double range
+    // (out_of_range.406 for "1e999"): no byte offset is available.
+    std::string what = e.what();
+    const auto bracket = what.find("] ");
+    if (bracket != std::string::npos) what = what.substr(bracket + 2);
+    throw ParseError(Location{source, -1, ""}, "invalid JSON: " + what);
   }
 }
 

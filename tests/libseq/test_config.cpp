@@ -88,6 +88,18 @@ TEST(Config, SyntaxErrorReportsLine) {
   }
 }
 
+TEST(Config, NumberOutOfRangeIsAParseError) {
+  // Valid JSON syntax that the parser rejects (out_of_range, not parse_error) must still arrive
+  // as a ParseError naming the source.
+  try {
+    parse_json("[1e999]", "huge.json");
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.where().file, "huge.json");
+    EXPECT_NE(std::string(e.what()).find("1e999"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Config, SaveLoadRoundTrip) {
   const auto path = (std::filesystem::path(::testing::TempDir()) / "strand_config_roundtrip.json").string();
   save_json(path, sample());
