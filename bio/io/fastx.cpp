@@ -3,6 +3,8 @@
 #include <htslib/bgzf.h>
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -10,8 +12,50 @@
 #include "bio/io/reader.h"
 #include "libseq/core/error.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRAND_FASTX_AVX2 1
+#include <immintrin.h>
+#endif
+
 namespace strand::bio::io {
 namespace {
+
+#ifdef STRAND_FASTX_AVX2
+// Length of the valid sequence line at the start of [p, end) (letters, '*', '-', '.', then '\n'),
+// found and checked in one pass of 32-byte vectors; -1 when the line holds any other byte
+// (including '\r') or does not end within the whole vectors that fit before `end`. The caller
+// then handles the line the slow way, which gives the same result.
+__attribute__((target("avx2"))) ptrdiff_t valid_sequence_line(const char* p, const char* end) {
+  const __m256i newline = _mm256_set1_epi8('\n');
+  const __m256i case_bit = _mm256_set1_epi8(0x20);
+  const __m256i a = _mm256_set1_epi8('a');
+  const __m256i z_offset = _mm256_set1_epi8(25);
+  const __m256i star = _mm256_set1_epi8('*');
+  const __m256i dash = _mm256_set1_epi8('-');
+  const __m256i dot = _mm256_set1_epi8('.');
+  for (const char* q = p; end - q >= 32; q += 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    // (c | 0x20) - 'a' <= 25, unsigned: an ASCII letter of either case.
+    const __m256i t = _mm256_sub_epi8(_mm256_or_si256(x, case_bit), a);
+    const __m256i letter = _mm256_cmpeq_epi8(_mm256_min_epu8(t, z_offset), t);
+    const __m256i ok = _mm256_or_si256(
+        letter, _mm256_or_si256(_mm256_cmpeq_epi8(x, star),
+                                _mm256_or_si256(_mm256_cmpeq_epi8(x, dash), _mm256_cmpeq_epi8(x, dot))));
+    const auto nl = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, newline)));
+    const auto bad = ~static_cast<uint32_t>(_mm256_movemask_epi8(ok)) & ~nl;
+    if ((nl | bad) == 0) continue;
+    const int first = __builtin_ctz(nl | bad);
+    if ((bad >> first) & 1u) return -1;
+    return (q - p) + first;
+  }
+  return -1;
+}
+
+bool have_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+#endif
 
 // Bytes allowed in sequence lines: letters and the gap/stop symbols '*', '-', '.'.
 const std::array<bool, 256>& sequence_bytes() {
@@ -114,6 +158,25 @@ class FastxReader final : public SequenceReader {
     return true;
   }
 
+  // FASTA fast path: appends the valid sequence lines that lie whole in the block buffer to `seq`
+  // in one pass each (no per-line validation and copy passes), and stops at anything else (a
+  // header, a blank line, a CR, an invalid byte, the buffer's end), which read_line then takes.
+  void append_sequence_lines(std::string& seq) {
+#ifdef STRAND_FASTX_AVX2
+    if (line_in_spill_ || !have_avx2()) return;
+    const char* base = buffer_.data();
+    while (pos_ < end_ && base[pos_] != '>') {
+      const ptrdiff_t n = valid_sequence_line(base + pos_, base + end_);
+      if (n <= 0) return;
+      seq.append(base + pos_, static_cast<size_t>(n));
+      pos_ += static_cast<size_t>(n) + 1;
+      ++line_no_;
+    }
+#else
+    (void)seq;
+#endif
+  }
+
   Location at(const std::string& record, int64_t line) const {
     return Location{path_, line, record.empty() ? "record " + std::to_string(index_) : "record '" + record + "'"};
   }
@@ -194,6 +257,7 @@ class FastxReader final : public SequenceReader {
     std::string message;
     int64_t bad_line = 0;
     for (;;) {
+      if (!bad) append_sequence_lines(r.seq);
       if (!read_line()) {
         line_.l = 0;
         break;
