@@ -6,6 +6,8 @@ namespace strand::apps {
 
 int cmd_info(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_pretrain(int argc, char** argv);
+int cmd_embed(int argc, char** argv);
 
 struct Command {
   const char* name;

@@ -13,6 +13,8 @@ const Command* commands() {
   static const Command table[] = {
       {"info", &cmd_info, "version, LibTorch, BLAS, CUDA and thread information"},
       {"tokenize", &cmd_tokenize, "tokenize FASTA/FASTQ/SAM/BAM/CRAM sequences or regions to token ids"},
+      {"pretrain", &cmd_pretrain, "pretrain a model (causal or masked LM) on sequence files"},
+      {"embed", &cmd_embed, "write pooled embeddings of sequences or windows to HDF5"},
       {nullptr, nullptr, nullptr},
   };
   return table;

@@ -4,4 +4,5 @@ set(STRAND_BIO_SOURCES
   genetic_code.cpp
   central_dogma.cpp
   codon_usage.cpp
+  data/dataset.cpp
 )

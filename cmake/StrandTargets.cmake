@@ -27,7 +27,8 @@ endfunction()
 add_library(strand_pch OBJECT "${PROJECT_SOURCE_DIR}/cmake/pch_anchor.cpp")
 target_link_libraries(strand_pch PUBLIC torch)
 strand_warnings(strand_pch)
-target_precompile_headers(strand_pch PRIVATE <ATen/ATen.h> <torch/library.h> <torch/types.h>)
+target_precompile_headers(strand_pch PRIVATE <ATen/ATen.h> <torch/library.h> <torch/types.h> <torch/nn.h>
+                          <torch/optim.h>)
 
 function(strand_torch_pch target)
   target_precompile_headers(${target} REUSE_FROM strand_pch)

@@ -6,7 +6,8 @@ namespace strand::kernels {
 
 const char* const* op_names() {
   // Every op defined by a *_def.cpp in kernels/; null-terminated.
-  static const char* const names[] = {"strand::reverse_complement_ids", nullptr};
+  static const char* const names[] = {"strand::reverse_complement_ids", "strand::attention",
+                                      "strand::_attention_forward", "strand::_attention_backward", nullptr};
   return names;
 }
 

@@ -1,0 +1,344 @@
+// CPU kernel of strand::attention: blocks of kBlockQ queries x kBlockK keys with a running max,
+// running sum and rescaled accumulator per query row (FlashAttention, Dao et al. 2022), so no
+// (Lq, Lk) buffer exists. Backward as in FlashAttention-2 (Dao 2023): probabilities are
+// recomputed per block from the saved logsumexp, D_i = rowsum(dO * O), dS = P * (dP - D_i).
+// It is one parallel pass over key blocks: a task owns its key blocks' dK and dV, and adds its dQ
+// contributions into a buffer of its own group (one group when batch * heads already gives every
+// thread work, else a few, summed at the end), so no two tasks write the same memory.
+//
+// Inner loops run over a fixed kBlockK-wide row of contiguous scores (transposed key block) or
+// over head_dim (rows of V, dO, Q), with no reduction in the innermost loop, so the compiler
+// vectorises them without reassociating floating-point sums.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <tuple>
+#include <vector>
+
+#include "kernels/attention/attention.h"
+#include "kernels/attention/attention_internal.h"
+
+namespace strand::kernels {
+namespace {
+
+constexpr int64_t kBlockQ = 64;
+constexpr int64_t kBlockK = 64;
+
+template <typename T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+/// Contiguous (batch, heads, L, head_dim) inputs of one call.
+template <typename T>
+struct Problem {
+  const T* q;
+  const T* k;
+  const T* v;
+  const bool* real_token;  // (batch, len_k) or nullptr
+  int64_t batch, heads, len_q, len_k, dim;
+  bool causal;
+  int64_t q_offset;
+  T scale;
+
+  int64_t q_blocks() const { return (len_q + kBlockQ - 1) / kBlockQ; }
+  int64_t k_blocks() const { return (len_k + kBlockK - 1) / kBlockK; }
+  /// Keys at or after this index are hidden from every query row before `row_end` by causality.
+  int64_t key_end(int64_t row_end) const { return causal ? std::min(len_k, q_offset + row_end) : len_k; }
+  /// First query row that sees key `j` by causality.
+  int64_t first_row_seeing(int64_t j) const { return causal ? std::max<int64_t>(0, j - q_offset) : 0; }
+};
+
+/// Block index of task t among n blocks, ordered 0, n-1, 1, n-2, ... so that the contiguous task
+/// ranges at::parallel_for hands to each thread mix cheap and expensive causal blocks.
+inline int64_t zigzag(int64_t t, int64_t n) { return t % 2 == 0 ? t / 2 : n - 1 - t / 2; }
+
+/// Copies rows [j0, j0 + cols) of a (len, dim) matrix transposed into dst (dim x kBlockK),
+/// zero-filling columns cols..kBlockK.
+template <typename T>
+void load_transposed(const T* src, int64_t j0, int64_t cols, int64_t dim, T* dst) {
+  for (int64_t d = 0; d < dim; ++d) {
+    T* row = dst + d * kBlockK;
+    for (int64_t c = 0; c < cols; ++c) row[c] = src[(j0 + c) * dim + d];
+    std::fill(row + cols, row + kBlockK, T(0));
+  }
+}
+
+/// s (rows x kBlockK) = a (rows x dim) times bt (dim x kBlockK).
+template <typename T>
+void block_product(const T* a, const T* bt, int64_t rows, int64_t dim, T* s) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* srow = s + r * kBlockK;
+    std::fill(srow, srow + kBlockK, T(0));
+    for (int64_t d = 0; d < dim; ++d) {
+      const T x = a[r * dim + d];
+      const T* brow = bt + d * kBlockK;
+      for (int64_t c = 0; c < kBlockK; ++c) srow[c] += x * brow[c];
+    }
+  }
+}
+
+/// Sets scores of keys that query rows i0.. cannot see (causal, padding, past the block) to -inf.
+template <typename T>
+void mask_scores(const Problem<T>& p, int64_t b, int64_t i0, int64_t rows, int64_t j0, int64_t cols, T* s) {
+  const bool* real = p.real_token != nullptr ? p.real_token + b * p.len_k + j0 : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* srow = s + r * kBlockK;
+    const int64_t seen = p.causal ? std::clamp<int64_t>(p.q_offset + i0 + r + 1 - j0, 0, cols) : cols;
+    std::fill(srow + seen, srow + kBlockK, kNegInf<T>);
+    if (real != nullptr) {
+      for (int64_t c = 0; c < seen; ++c) {
+        if (!real[c]) srow[c] = kNegInf<T>;
+      }
+    }
+  }
+}
+
+/// Copies `rows` rows of q starting at i0, multiplied by the scale, into dst (rows x dim).
+template <typename T>
+void load_scaled(const T* src, int64_t rows, int64_t dim, T scale, T* dst) {
+  for (int64_t x = 0; x < rows * dim; ++x) dst[x] = src[x] * scale;
+}
+
+template <typename T>
+void run_forward(const Problem<T>& p, T* out, T* lse) {
+  const int64_t dim = p.dim, n_qb = p.q_blocks();
+  at::parallel_for(0, p.batch * p.heads * n_qb, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> qs(kBlockQ * dim), kt(dim * kBlockK), s(kBlockQ * kBlockK), acc(kBlockQ * dim);
+    std::vector<T> row_max(kBlockQ), row_sum(kBlockQ);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t bh = task / n_qb, b = bh / p.heads;
+      const int64_t i0 = zigzag(task % n_qb, n_qb) * kBlockQ, rows = std::min(kBlockQ, p.len_q - i0);
+      const T* k = p.k + bh * p.len_k * dim;
+      const T* v = p.v + bh * p.len_k * dim;
+      load_scaled(p.q + (bh * p.len_q + i0) * dim, rows, dim, p.scale, qs.data());
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(row_max.begin(), row_max.end(), kNegInf<T>);
+      std::fill(row_sum.begin(), row_sum.end(), T(0));
+      const int64_t j_end = p.key_end(i0 + rows);
+      for (int64_t j0 = 0; j0 < j_end; j0 += kBlockK) {
+        const int64_t cols = std::min(kBlockK, j_end - j0);
+        load_transposed(k, j0, cols, dim, kt.data());
+        block_product(qs.data(), kt.data(), rows, dim, s.data());
+        mask_scores(p, b, i0, rows, j0, cols, s.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          T* srow = s.data() + r * kBlockK;
+          T block_max = kNegInf<T>;
+          for (int64_t c = 0; c < cols; ++c) block_max = std::max(block_max, srow[c]);
+          const T new_max = std::max(row_max[r], block_max);
+          if (new_max == kNegInf<T>) continue;  // no visible key for this row yet
+          T block_sum = 0;
+          for (int64_t c = 0; c < kBlockK; ++c) {
+            srow[c] = std::exp(srow[c] - new_max);  // exp(-inf) = 0 for hidden keys
+            block_sum += srow[c];
+          }
+          // Rescale what was accumulated under the old max (exp(-inf) = 0 on the first block).
+          const T rescale = std::exp(row_max[r] - new_max);
+          row_max[r] = new_max;
+          row_sum[r] = row_sum[r] * rescale + block_sum;
+          T* arow = acc.data() + r * dim;
+          if (rescale != T(1)) {
+            for (int64_t d = 0; d < dim; ++d) arow[d] *= rescale;
+          }
+          for (int64_t c = 0; c < cols; ++c) {
+            const T pc = srow[c];
+            const T* vrow = v + (j0 + c) * dim;
+            for (int64_t d = 0; d < dim; ++d) arow[d] += pc * vrow[d];
+          }
+        }
+      }
+      T* o = out + (bh * p.len_q + i0) * dim;
+      T* l = lse + bh * p.len_q + i0;
+      for (int64_t r = 0; r < rows; ++r) {
+        if (row_sum[r] > T(0)) {
+          const T inv = T(1) / row_sum[r];
+          for (int64_t d = 0; d < dim; ++d) o[r * dim + d] = acc[r * dim + d] * inv;
+          l[r] = row_max[r] + std::log(row_sum[r]);
+        } else {
+          std::fill(o + r * dim, o + (r + 1) * dim, T(0));
+          l[r] = std::numeric_limits<T>::infinity();
+        }
+      }
+    }
+  });
+}
+
+/// Scratch of one backward task: scaled query block, transposed key and value blocks, and P and
+/// dS of one (query block, key block) pair.
+template <typename T>
+struct BackwardScratch {
+  std::vector<T> qs, kt, vt, p, dp;
+  explicit BackwardScratch(int64_t dim)
+      : qs(kBlockQ * dim), kt(dim * kBlockK), vt(dim * kBlockK), p(kBlockQ * kBlockK), dp(kBlockQ * kBlockK) {}
+};
+
+/// Fills sc.p with probabilities and sc.dp with dS for query rows [i0, i0 + rows) and the key
+/// block whose transposed K and V are in sc.kt / sc.vt; sc.qs holds the scaled query rows.
+template <typename T>
+void probabilities_and_grad_scores(const Problem<T>& p, int64_t b, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
+                                   const T* grad_out, const T* lse, const T* delta, BackwardScratch<T>& sc) {
+  block_product(sc.qs.data(), sc.kt.data(), rows, p.dim, sc.p.data());
+  mask_scores(p, b, i0, rows, j0, cols, sc.p.data());
+  block_product(grad_out, sc.vt.data(), rows, p.dim, sc.dp.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    T* prow = sc.p.data() + r * kBlockK;
+    T* dsrow = sc.dp.data() + r * kBlockK;
+    const T row_lse = lse[r], row_delta = delta[r];
+    // lse = +inf on rows without visible keys and s = -inf on hidden keys: both give p = 0.
+    for (int64_t c = 0; c < kBlockK; ++c) {
+      prow[c] = std::exp(prow[c] - row_lse);
+      dsrow[c] = prow[c] * (dsrow[c] - row_delta);
+    }
+  }
+}
+
+/// Number of key-block groups per (batch, head) in the backward: enough tasks to keep every
+/// thread busy (about 4 per thread) when batch * heads alone is too few. Each group beyond the
+/// first costs one extra (batch, heads, Lq, head_dim) buffer for its partial dQ.
+int64_t backward_groups(int64_t batch_heads, int64_t key_blocks) {
+  const int64_t threads = at::get_num_threads();
+  const int64_t wanted = (4 * threads + batch_heads - 1) / std::max<int64_t>(batch_heads, 1);
+  return std::clamp<int64_t>(wanted, 1, std::max<int64_t>(key_blocks, 1));
+}
+
+/// One pass over key blocks: each task owns the key blocks g, g + groups, ... of one (batch, head),
+/// accumulates their dK and dV over the query blocks that see them, and adds dS K into dq_partial
+/// (its group's own (batch, heads, Lq, head_dim) buffer, zero on entry, scale not applied).
+template <typename T>
+void run_backward(const Problem<T>& p, const T* grad_out, const T* lse, const T* delta, int64_t groups, T* dq_partial,
+                  T* grad_k, T* grad_v) {
+  const int64_t dim = p.dim, n_kb = p.k_blocks();
+  const int64_t dq_group_size = p.batch * p.heads * p.len_q * dim;
+  at::parallel_for(0, p.batch * p.heads * groups, 1, [&](int64_t begin, int64_t end) {
+    BackwardScratch<T> sc(dim);
+    std::vector<T> dk(kBlockK * dim), dv(kBlockK * dim);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t bh = task / groups, group = task % groups, b = bh / p.heads;
+      const T* k = p.k + bh * p.len_k * dim;
+      T* dq = dq_partial + group * dq_group_size + bh * p.len_q * dim;
+      for (int64_t kb = group; kb < n_kb; kb += groups) {
+        const int64_t j0 = kb * kBlockK, cols = std::min(kBlockK, p.len_k - j0);
+        load_transposed(k, j0, cols, dim, sc.kt.data());
+        load_transposed(p.v + bh * p.len_k * dim, j0, cols, dim, sc.vt.data());
+        std::fill(dk.begin(), dk.end(), T(0));
+        std::fill(dv.begin(), dv.end(), T(0));
+        for (int64_t i0 = p.first_row_seeing(j0) / kBlockQ * kBlockQ; i0 < p.len_q; i0 += kBlockQ) {
+          const int64_t rows = std::min(kBlockQ, p.len_q - i0);
+          const int64_t row = bh * p.len_q + i0;
+          const T* dout = grad_out + row * dim;
+          load_scaled(p.q + row * dim, rows, dim, p.scale, sc.qs.data());
+          probabilities_and_grad_scores(p, b, i0, rows, j0, cols, dout, lse + row, delta + row, sc);
+          for (int64_t r = 0; r < rows; ++r) {
+            const T* prow = sc.p.data() + r * kBlockK;
+            const T* dsrow = sc.dp.data() + r * kBlockK;
+            const T* dorow = dout + r * dim;
+            const T* qrow = sc.qs.data() + r * dim;
+            T* dqrow = dq + (i0 + r) * dim;
+            for (int64_t c = 0; c < cols; ++c) {
+              const T pc = prow[c], dsc = dsrow[c];
+              const T* krow = k + (j0 + c) * dim;
+              T* dvrow = dv.data() + c * dim;
+              T* dkrow = dk.data() + c * dim;
+              for (int64_t d = 0; d < dim; ++d) {
+                dvrow[d] += pc * dorow[d];
+                dkrow[d] += dsc * qrow[d];  // d(s)/d(k) = scale * q, already in qs
+                dqrow[d] += dsc * krow[d];  // d(s)/d(q) = scale * k, scale applied by the caller
+              }
+            }
+          }
+        }
+        std::copy(dk.begin(), dk.begin() + cols * dim, grad_k + (bh * p.len_k + j0) * dim);
+        std::copy(dv.begin(), dv.begin() + cols * dim, grad_v + (bh * p.len_k + j0) * dim);
+      }
+    }
+  });
+}
+
+void check_cpu_dtype(const at::Tensor& q) {
+  TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble,
+              "strand::attention: the CPU kernel supports float32 and float64, got ", q.scalar_type(),
+              " (convert to float32, or use strand::attention_naive)");
+}
+
+template <typename T>
+Problem<T> make_problem(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                        bool causal, double scale, int64_t q_offset) {
+  Problem<T> p{};
+  p.q = q.data_ptr<T>();
+  p.k = k.data_ptr<T>();
+  p.v = v.data_ptr<T>();
+  p.real_token = mask.defined() ? mask.data_ptr<bool>() : nullptr;
+  p.batch = q.size(0);
+  p.heads = q.size(1);
+  p.len_q = q.size(2);
+  p.len_k = k.size(2);
+  p.dim = q.size(3);
+  p.causal = causal;
+  p.q_offset = q_offset;
+  p.scale = static_cast<T>(scale);
+  return p;
+}
+
+std::tuple<at::Tensor, at::Tensor> attention_forward_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
+                                                         const at::Tensor& v_in,
+                                                         const compat::optional<at::Tensor>& mask_in, bool causal,
+                                                         double scale, int64_t q_offset) {
+  check_attention_args("strand::attention", q_in, k_in, v_in, mask_in, scale, q_offset);
+  check_cpu_dtype(q_in);
+  const auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const auto mask = mask_in.has_value() && mask_in->defined() ? mask_in->contiguous() : at::Tensor();
+  auto out = at::empty(q.sizes(), q.options());
+  auto lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options());
+  AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "strand::attention forward", [&] {
+    run_forward(make_problem<scalar_t>(q, k, v, mask, causal, scale, q_offset), out.data_ptr<scalar_t>(),
+                lse.data_ptr<scalar_t>());
+  });
+  return {out, lse};
+}
+
+at::Tensor attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const compat::optional<at::Tensor>& mask, bool causal, double scale, int64_t q_offset) {
+  return std::get<0>(attention_forward_cpu(q, k, v, mask, causal, scale, q_offset));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward_cpu(
+    const at::Tensor& grad_out_in, const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+    const compat::optional<at::Tensor>& mask_in, const at::Tensor& out_in, const at::Tensor& lse_in, bool causal,
+    double scale, int64_t q_offset) {
+  check_attention_args("strand::attention backward", q_in, k_in, v_in, mask_in, scale, q_offset);
+  check_cpu_dtype(q_in);
+  TORCH_CHECK(grad_out_in.sizes() == q_in.sizes() && out_in.sizes() == q_in.sizes() &&
+                  lse_in.sizes() == q_in.sizes().slice(0, 3),
+              "strand::attention backward: grad_out and out must be ", q_in.sizes(), " and logsumexp ",
+              q_in.sizes().slice(0, 3));
+  const auto dtype = q_in.scalar_type();
+  const auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const auto grad_out = grad_out_in.to(dtype).contiguous(), out = out_in.to(dtype).contiguous();
+  const auto lse = lse_in.to(dtype).contiguous();
+  const auto mask = mask_in.has_value() && mask_in->defined() ? mask_in->contiguous() : at::Tensor();
+  auto grad_k = at::empty(k.sizes(), k.options());
+  auto grad_v = at::empty(v.sizes(), v.options());
+  // D_i = sum_d dO_id O_id: O(batch * heads * Lq) memory.
+  const auto delta = (grad_out * out).sum(-1).contiguous();
+  const int64_t groups = backward_groups(q.size(0) * q.size(1), (k.size(2) + kBlockK - 1) / kBlockK);
+  auto dq_partial = at::zeros({groups, q.size(0), q.size(1), q.size(2), q.size(3)}, q.options());
+  AT_DISPATCH_FLOATING_TYPES(dtype, "strand::attention backward", [&] {
+    run_backward(make_problem<scalar_t>(q, k, v, mask, causal, scale, q_offset), grad_out.data_ptr<scalar_t>(),
+                 lse.data_ptr<scalar_t>(), delta.data_ptr<scalar_t>(), groups, dq_partial.data_ptr<scalar_t>(),
+                 grad_k.data_ptr<scalar_t>(), grad_v.data_ptr<scalar_t>());
+  });
+  const auto grad_q = (groups == 1 ? dq_partial.squeeze(0) : dq_partial.sum(0)).mul_(scale);
+  return {grad_q, grad_k, grad_v};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(strand, CPU, m) {
+  m.impl("attention", &attention_cpu);
+  m.impl("_attention_forward", &attention_forward_cpu);
+  m.impl("_attention_backward", &attention_backward_cpu);
+}
+
+}  // namespace strand::kernels

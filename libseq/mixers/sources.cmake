@@ -1,0 +1,4 @@
+set(STRAND_SEQ_MIXERS_SOURCES
+  mixers/mixer.cpp
+  mixers/attention.cpp
+)

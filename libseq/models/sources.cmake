@@ -1,0 +1,4 @@
+set(STRAND_SEQ_MODELS_SOURCES
+  models/backbone.cpp
+  models/model.cpp
+)

@@ -1,0 +1,3 @@
+set(STRAND_SEQ_NN_SOURCES
+  nn/layers.cpp
+)
