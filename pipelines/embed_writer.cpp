@@ -8,9 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
-#include <numeric>
 
 #include "libseq/core/error.h"
 #include "libseq/core/log.h"
@@ -33,10 +32,11 @@ namespace {
 constexpr const char* kFormat = "strand.embeddings";
 constexpr int64_t kFormatVersion = 1;
 constexpr const char* kChecked[] = {"model", "layer", "pooling"};
-constexpr const char* kStaging = ".staging/embeddings";  // removed by finish()
-constexpr hsize_t kVectorChunk = 2048;  // elements per chunk of the 1-D datasets
-// Bytes per automatic chunk of the (rows, dim) datasets: each append recompresses the chunk it
-// ends in, so the chunk is kept small (HDF5 advises 10 KiB .. 1 MiB).
+constexpr const char* kStagingGroup = ".staging";  // removed by finish()
+constexpr const char* kCommit = "commit";          // int64[4]: rows, token rows, embeddings and token staging slots
+constexpr hsize_t kVectorChunk = 2048;             // elements per chunk of the 1-D datasets
+// Bytes per automatic chunk of the (rows, dim) datasets. Small (HDF5 advises 10 KiB .. 1 MiB):
+// the staging rows hold two chunks per dataset, and stay in the file.
 constexpr int64_t kMatrixChunkBytes = int64_t{1} << 16;
 
 // Silences HDF5's automatic error printing for the lifetime of the guard (restoring whatever the
@@ -63,7 +63,7 @@ std::string hdf5_error() {
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
       [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
         auto& s = *static_cast<std::string*>(data);
-        if (n < 30 && e->desc != nullptr) s += std::string(s.empty() ? "" : "; ") + e->func_name + ": " + e->desc;
+        if (n < 3 && e->desc != nullptr) s += std::string(s.empty() ? "" : "; ") + e->func_name + ": " + e->desc;
         return 0;
       },
       &out);
@@ -156,12 +156,26 @@ void write_int_attribute(hid_t obj, const std::string& name, int64_t value, cons
   check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), file, "cannot write attribute " + name);
 }
 
+void write_int_array_attribute(hid_t obj, const std::string& name, const int64_t* values, hsize_t count,
+                               const std::string& file) {
+  Id attr;
+  if (H5Aexists(obj, name.c_str()) > 0) {
+    attr = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, file, "cannot open attribute " + name);
+  } else {
+    Id space = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, file, "cannot create a dataspace");
+    attr = checked(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, file,
+                   "cannot create attribute " + name);
+  }
+  check(H5Awrite(attr.get(), H5T_NATIVE_INT64, values), file, "cannot write attribute " + name);
+}
+
 // Attribute readers for open_resume: a missing or mistyped attribute is a ParseError.
 bool has_attribute(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
 std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file) {
   const Location where{file, -1, ""};
-  STRAND_CHECK_AT(ParseError, where, has_attribute(obj, name), "not a strand embedding file: no attribute '", name, "'");
+  STRAND_CHECK_AT(ParseError, where, has_attribute(obj, name), "not a strand embedding file: no attribute '", name,
+                  "'");
   Id attr = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, file, "cannot open attribute " + name);
   Id type = checked(H5Aget_type(attr.get()), H5Tclose, file, "cannot read the type of attribute " + name);
   STRAND_CHECK_AT(ParseError, where, H5Tget_class(type.get()) == H5T_STRING, "attribute '", name, "' is not a string");
@@ -181,7 +195,8 @@ std::string read_string_attribute(hid_t obj, const std::string& name, const std:
 
 int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string& file) {
   const Location where{file, -1, ""};
-  STRAND_CHECK_AT(ParseError, where, has_attribute(obj, name), "not a strand embedding file: no attribute '", name, "'");
+  STRAND_CHECK_AT(ParseError, where, has_attribute(obj, name), "not a strand embedding file: no attribute '", name,
+                  "'");
   Id attr = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, file, "cannot open attribute " + name);
   Id type = checked(H5Aget_type(attr.get()), H5Tclose, file, "cannot read the type of attribute " + name);
   STRAND_CHECK_AT(ParseError, where, H5Tget_class(type.get()) == H5T_INTEGER, "attribute '", name,
@@ -189,6 +204,20 @@ int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string
   int64_t value = 0;
   check(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), file, "cannot read attribute " + name);
   return value;
+}
+
+std::vector<int64_t> read_int_array_attribute(hid_t obj, const std::string& name, size_t count,
+                                              const std::string& file) {
+  const Location where{file, -1, ""};
+  STRAND_CHECK_AT(ParseError, where, has_attribute(obj, name), "not a strand embedding file: no attribute '", name,
+                  "'");
+  Id attr = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, file, "cannot open attribute " + name);
+  Id space = checked(H5Aget_space(attr.get()), H5Sclose, file, "cannot read the shape of attribute " + name);
+  STRAND_CHECK_AT(ParseError, where, H5Sget_simple_extent_npoints(space.get()) == static_cast<hssize_t>(count),
+                  "attribute '", name, "' does not hold ", count, " values");
+  std::vector<int64_t> values(count);
+  check(H5Aread(attr.get(), H5T_NATIVE_INT64, values.data()), file, "cannot read attribute " + name);
+  return values;
 }
 
 // The first-axis length of a dataset.
@@ -202,26 +231,43 @@ hsize_t length_of(hid_t dataset, const std::string& file, const std::string& nam
 
 }  // namespace
 
+// A (rows, dim) dataset written one whole chunk at a time, with the committed rows of its
+// unfinished last chunk kept in one of two fixed staging datasets. A commit that stays inside the
+// chunk appends to the current slot past the committed positions; one that completes the chunk
+// writes whole chunks and puts the rest in the other slot. Either way nothing a commit refers to is
+// overwritten before the next commit.
+struct Matrix {
+  std::string name;  // "embeddings" or "token_embeddings"
+  Id main;
+  Id staging[2];
+  hsize_t chunk = 1;          // rows per chunk
+  std::vector<uint8_t> tail;  // the committed rows past the last whole chunk, as stored
+  int slot = 0;               // the staging dataset holding `tail`
+  int64_t rows = 0;           // committed rows
+
+  std::string staging_name(int i) const { return std::string(kStagingGroup) + "/" + name + "_" + std::to_string(i); }
+};
+
 struct EmbeddingWriter::Impl {
   std::string path;
   std::string partial;
   EmbeddingWriterOptions options;
   Id file;
-  Id embeddings, names, source, start, end, token_embeddings, token_offsets;
-  Id staging;      // kStaging: the committed rows of the unfinished last chunk of "embeddings"
+  Matrix embeddings, token_embeddings;
+  Id names, source, start, end, token_offsets;
   Id value_type;   // float32 or the float16 type: file and memory type of the embeddings
   Id string_type;  // variable-length UTF-8
   int64_t rows = 0;
   int64_t tokens = 0;
-  hsize_t chunk = 1;          // rows per chunk of "embeddings"
-  std::vector<uint8_t> tail;  // the rows [rows - rows % chunk, rows) of "embeddings", as stored
-  bool failed = false;        // an append stopped half-way: no further writes
+  bool failed = false;  // a write stopped half-way: no further writes
 
   hsize_t chunk_rows() const {
     if (options.chunk_rows > 0) return static_cast<hsize_t>(options.chunk_rows);
-    const int64_t row_bytes = options.dim * (options.dtype == EmbeddingDtype::Float16 ? 2 : 4);
-    return static_cast<hsize_t>(std::max<int64_t>(1, kMatrixChunkBytes / row_bytes));
+    return static_cast<hsize_t>(std::max<int64_t>(1, kMatrixChunkBytes / static_cast<int64_t>(row_bytes())));
   }
+  size_t value_bytes() const { return options.dtype == EmbeddingDtype::Float16 ? 2 : 4; }
+  size_t row_bytes() const { return static_cast<size_t>(options.dim) * value_bytes(); }
+  hsize_t dim() const { return static_cast<hsize_t>(options.dim); }
 
   // Chunk creation properties: chunked (required for extendable datasets), shuffle + deflate when
   // `compress`.
@@ -235,28 +281,39 @@ struct EmbeddingWriter::Impl {
     return dcpl;
   }
 
-  // Access properties: a chunk cache that holds a few whole chunks, so appends of a few rows to a
-  // chunk do not re-read and re-compress it each time.
+  // Access properties: a chunk cache holding a few whole chunks.
   Id access(size_t chunk_bytes) const {
     Id dapl = checked(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose, partial, "cannot create dataset access properties");
     const size_t bytes = std::max<size_t>(size_t{1} << 20, 4 * chunk_bytes);
-    check(H5Pset_chunk_cache(dapl.get(), 521, bytes, H5D_CHUNK_CACHE_W0_DEFAULT), partial, "cannot size the chunk cache");
+    check(H5Pset_chunk_cache(dapl.get(), 521, bytes, H5D_CHUNK_CACHE_W0_DEFAULT), partial,
+          "cannot size the chunk cache");
     return dapl;
   }
 
-  size_t value_bytes() const { return options.dtype == EmbeddingDtype::Float16 ? 2 : 4; }
+  // The two staging datasets: contiguous storage, allocated once and overwritten in place.
+  void create_staging(Matrix& m) {
+    Id lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, partial, "cannot create link properties");
+    check(H5Pset_create_intermediate_group(lcpl.get(), 1), partial, "cannot set link properties");
+    const hsize_t dims[2] = {m.chunk, dim()};
+    Id space = checked(H5Screate_simple(2, dims, nullptr), H5Sclose, partial, "cannot create a dataspace");
+    for (int i = 0; i < 2; ++i)
+      m.staging[i] = checked(H5Dcreate2(file.get(), m.staging_name(i).c_str(), value_type.get(), space.get(),
+                                        lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+                             H5Dclose, partial, "cannot create dataset " + m.staging_name(i));
+  }
 
-  size_t row_bytes() const { return static_cast<size_t>(options.dim) * value_bytes(); }
-
-  Id create_matrix(const char* name) {
-    const hsize_t dims[2] = {0, static_cast<hsize_t>(options.dim)};
-    const hsize_t max[2] = {H5S_UNLIMITED, static_cast<hsize_t>(options.dim)};
-    const hsize_t shape[2] = {chunk, static_cast<hsize_t>(options.dim)};
+  void create_matrix(Matrix& m, const char* name) {
+    m.name = name;
+    m.chunk = chunk_rows();
+    const hsize_t dims[2] = {0, dim()};
+    const hsize_t max[2] = {H5S_UNLIMITED, dim()};
+    const hsize_t shape[2] = {m.chunk, dim()};
     Id space = checked(H5Screate_simple(2, dims, max), H5Sclose, partial, "cannot create a dataspace");
     Id dcpl = creation(2, shape, true);
-    Id dapl = access(shape[0] * row_bytes());
-    return checked(H5Dcreate2(file.get(), name, value_type.get(), space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()),
-                   H5Dclose, partial, std::string("cannot create dataset ") + name);
+    Id dapl = access(m.chunk * row_bytes());
+    m.main = checked(H5Dcreate2(file.get(), name, value_type.get(), space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()),
+                     H5Dclose, partial, std::string("cannot create dataset ") + name);
+    create_staging(m);
   }
 
   Id create_vector(const char* name, hid_t type) {
@@ -271,22 +328,11 @@ struct EmbeddingWriter::Impl {
                    partial, std::string("cannot create dataset ") + name);
   }
 
-  // The staging rows: contiguous storage, allocated once and overwritten in place.
-  void create_staging() {
-    Id lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, partial, "cannot create link properties");
-    check(H5Pset_create_intermediate_group(lcpl.get(), 1), partial, "cannot set link properties");
-    const hsize_t dims[2] = {chunk, static_cast<hsize_t>(options.dim)};
-    Id space = checked(H5Screate_simple(2, dims, nullptr), H5Sclose, partial, "cannot create a dataspace");
-    staging = checked(H5Dcreate2(file.get(), kStaging, value_type.get(), space.get(), lcpl.get(), H5P_DEFAULT,
-                                 H5P_DEFAULT),
-                      H5Dclose, partial, std::string("cannot create dataset ") + kStaging);
-  }
-
-  Id open_dataset(const char* name, size_t chunk_bytes) {
-    STRAND_CHECK_AT(ParseError, (Location{partial, -1, ""}), H5Lexists(file.get(), name, H5P_DEFAULT) > 0,
+  Id open_dataset(const std::string& name, size_t chunk_bytes) {
+    STRAND_CHECK_AT(ParseError, (Location{partial, -1, ""}), H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0,
                     "not a complete strand embedding file: no dataset '", name, "'");
     Id dapl = access(chunk_bytes);
-    return checked(H5Dopen2(file.get(), name, dapl.get()), H5Dclose, partial, std::string("cannot open dataset ") + name);
+    return checked(H5Dopen2(file.get(), name.c_str(), dapl.get()), H5Dclose, partial, "cannot open dataset " + name);
   }
 
   void make_types() {
@@ -298,24 +344,49 @@ struct EmbeddingWriter::Impl {
 
   // Sets a dataset's first axis to at + count (unless !extend) and writes `count` rows of
   // `row_elems` values at `at`.
-  void write_rows(const Id& ds, const char* name, hid_t mem_type, const void* data, hsize_t at, hsize_t count,
+  void write_rows(const Id& ds, const std::string& name, hid_t mem_type, const void* data, hsize_t at, hsize_t count,
                   hsize_t row_elems, int rank, bool extend = true) {
+    if (count == 0 && !extend) return;
     const hsize_t size[2] = {at + count, row_elems};
-    if (extend) check(H5Dset_extent(ds.get(), size), partial, std::string("cannot extend dataset ") + name);
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, std::string("cannot get the dataspace of ") + name);
+    if (extend) check(H5Dset_extent(ds.get(), size), partial, "cannot extend dataset " + name);
+    if (count == 0) return;
+    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
     const hsize_t offset[2] = {at, 0};
     const hsize_t block[2] = {count, row_elems};
     check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr), partial,
-          std::string("cannot select rows of ") + name);
+          "cannot select rows of " + name);
     Id memory = checked(H5Screate_simple(rank, block, nullptr), H5Sclose, partial, "cannot create a dataspace");
     check(H5Dwrite(ds.get(), mem_type, memory.get(), space.get(), H5P_DEFAULT, data), partial,
-          std::string("cannot write dataset ") + name);
+          "cannot write dataset " + name);
+  }
+
+  // Appends n rows (as stored) to a matrix; takes effect with the next commit.
+  void append_matrix(Matrix& m, const uint8_t* data, int64_t n) {
+    const size_t rb = row_bytes();
+    const auto in_tail = static_cast<hsize_t>(m.tail.size() / rb);
+    const auto count = static_cast<hsize_t>(n);
+    if (in_tail + count < m.chunk) {
+      write_rows(m.staging[m.slot], m.staging_name(m.slot), value_type.get(), data, in_tail, count, dim(), 2, false);
+      m.tail.insert(m.tail.end(), data, data + count * rb);
+    } else {
+      const hsize_t whole = (in_tail + count) / m.chunk * m.chunk;  // rows completing chunks
+      const hsize_t from_data = whole - in_tail;
+      m.tail.insert(m.tail.end(), data, data + from_data * rb);
+      write_rows(m.main, m.name, value_type.get(), m.tail.data(), static_cast<hsize_t>(m.rows) - in_tail, whole, dim(),
+                 2);
+      const int next = 1 - m.slot;
+      write_rows(m.staging[next], m.staging_name(next), value_type.get(), data + from_data * rb, 0, count - from_data,
+                 dim(), 2, false);
+      m.tail.assign(data + from_data * rb, data + count * rb);
+      m.slot = next;
+    }
+    m.rows += n;
   }
 
   // Shrinks a dataset's first axis to `length` (the second, if any, keeps `dim`).
-  void truncate(const Id& ds, const char* name, hsize_t length) {
-    const hsize_t size[2] = {length, static_cast<hsize_t>(options.dim)};
-    check(H5Dset_extent(ds.get(), size), partial, std::string("cannot truncate dataset ") + name);
+  void truncate(const Id& ds, const std::string& name, hsize_t length) {
+    const hsize_t size[2] = {length, dim()};
+    check(H5Dset_extent(ds.get(), size), partial, "cannot truncate dataset " + name);
   }
 
   // Keeps dirty metadata in memory until the next flush: an eviction between flushes would write
@@ -333,37 +404,42 @@ struct EmbeddingWriter::Impl {
 
   void flush() { check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), partial, "cannot flush"); }
 
-  void commit(int64_t new_rows, int64_t new_tokens) {
-    flush();  // the rows reach the file before the counter that makes them count
-    write_int_attribute(file.get(), "committed_rows", new_rows, partial);
-    write_int_attribute(file.get(), "committed_tokens", new_tokens, partial);
+  // Makes the rows written since the last commit count: the data reaches the file first, then
+  // the one attribute that names the committed state ("commit": rows, token rows and the two
+  // staging slots, in one object-header message, so it changes as a whole).
+  void commit() {
     flush();
-    rows = new_rows;
-    tokens = new_tokens;
+    const int64_t state[4] = {embeddings.rows, token_embeddings.rows, embeddings.slot, token_embeddings.slot};
+    write_int_array_attribute(file.get(), kCommit, state, 4, partial);
+    write_int_attribute(file.get(), "committed_rows", embeddings.rows, partial);
+    write_int_attribute(file.get(), "committed_tokens", token_embeddings.rows, partial);
+    flush();
+    rows = embeddings.rows;
+    tokens = token_embeddings.rows;
   }
 
   // Closes every identifier, the file last. False when HDF5 reported a failure.
   bool close_all() {
     bool ok = true;
-    for (Id* id : {&embeddings, &names, &source, &start, &end, &token_embeddings, &token_offsets, &staging,
-                   &value_type, &string_type})
+    for (Id* id : {&embeddings.main, &embeddings.staging[0], &embeddings.staging[1], &token_embeddings.main,
+                   &token_embeddings.staging[0], &token_embeddings.staging[1], &names, &source, &start, &end,
+                   &token_offsets, &value_type, &string_type})
       ok &= id->close();
     ok &= file.close();
     return ok;
   }
 
-  // Reads `count` variable-length strings of a dataset.
-  std::vector<std::string> read_strings(const Id& ds, const char* name, hsize_t count) {
+  // Reads `count` variable-length strings of a dataset from `at`.
+  std::vector<std::string> read_strings(const Id& ds, const std::string& name, hsize_t at, hsize_t count) {
     std::vector<char*> raw(count, nullptr);
     std::vector<std::string> out;
     if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, std::string("cannot get the dataspace of ") + name);
-    const hsize_t offset[1] = {0};
-    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, &count, nullptr), partial,
-          std::string("cannot select rows of ") + name);
+    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
+    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &at, nullptr, &count, nullptr), partial,
+          "cannot select rows of " + name);
     Id memory = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, partial, "cannot create a dataspace");
     check(H5Dread(ds.get(), string_type.get(), memory.get(), space.get(), H5P_DEFAULT, raw.data()), partial,
-          std::string("cannot read dataset ") + name);
+          "cannot read dataset " + name);
     out.reserve(count);
     for (char* s : raw) out.emplace_back(s != nullptr ? s : "");
 #if H5_VERSION_GE(1, 12, 0)
@@ -375,31 +451,84 @@ struct EmbeddingWriter::Impl {
   }
 
   // Reads rows [at, at + count) of a (rows, dim) dataset as stored.
-  std::vector<uint8_t> read_matrix_rows(const Id& ds, const char* name, hsize_t at, hsize_t count) {
+  std::vector<uint8_t> read_matrix_rows(const Id& ds, const std::string& name, hsize_t at, hsize_t count) {
     std::vector<uint8_t> out(count * row_bytes());
     if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, std::string("cannot get the dataspace of ") + name);
+    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
     const hsize_t offset[2] = {at, 0};
-    const hsize_t block[2] = {count, static_cast<hsize_t>(options.dim)};
+    const hsize_t block[2] = {count, dim()};
     check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr), partial,
-          std::string("cannot select rows of ") + name);
+          "cannot select rows of " + name);
     Id memory = checked(H5Screate_simple(2, block, nullptr), H5Sclose, partial, "cannot create a dataspace");
     check(H5Dread(ds.get(), value_type.get(), memory.get(), space.get(), H5P_DEFAULT, out.data()), partial,
-          std::string("cannot read dataset ") + name);
+          "cannot read dataset " + name);
     return out;
   }
 
-  std::vector<int64_t> read_ints(const Id& ds, const char* name, hsize_t count) {
+  std::vector<int64_t> read_ints(const Id& ds, const std::string& name, hsize_t count) {
     std::vector<int64_t> out(count);
     if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, std::string("cannot get the dataspace of ") + name);
+    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
     const hsize_t offset[1] = {0};
     check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, &count, nullptr), partial,
-          std::string("cannot select rows of ") + name);
+          "cannot select rows of " + name);
     Id memory = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, partial, "cannot create a dataspace");
     check(H5Dread(ds.get(), H5T_NATIVE_INT64, memory.get(), space.get(), H5P_DEFAULT, out.data()), partial,
-          std::string("cannot read dataset ") + name);
+          "cannot read dataset " + name);
     return out;
+  }
+
+  // Resume: reopens a matrix holding `committed` rows with its tail in staging slot `slot`,
+  // dropping whole chunks past the committed rows.
+  void reopen_matrix(Matrix& m, const char* name, int64_t committed, int slot, const Location& where) {
+    m.name = name;
+    m.main = open_dataset(name, 1 << 20);
+    {
+      Id type = checked(H5Dget_type(m.main.get()), H5Tclose, partial, std::string("cannot read the type of ") + name);
+      STRAND_CHECK_AT(ParseError, where,
+                      H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == value_bytes(), "dataset ",
+                      name, " does not hold ", dtype_name(options.dtype), " values");
+      Id dcpl = checked(H5Dget_create_plist(m.main.get()), H5Pclose, partial, "cannot read the chunk shape");
+      hsize_t shape[2] = {0, 0};
+      STRAND_CHECK_AT(ParseError, where, H5Pget_chunk(dcpl.get(), 2, shape) == 2 && shape[0] > 0, "dataset ", name,
+                      " is not chunked by rows");
+      m.chunk = shape[0];  // the file's chunking wins over options.chunk_rows
+    }
+    STRAND_CHECK_AT(ParseError, where, slot == 0 || slot == 1, "bad staging slot ", slot, " in attribute ", kCommit);
+    m.rows = committed;
+    m.slot = slot;
+    const auto n = static_cast<hsize_t>(committed);
+    const hsize_t whole = n - n % m.chunk;
+    const hsize_t have = length_of(m.main.get(), partial, name);
+    STRAND_CHECK_AT(ParseError, where, have >= whole, "dataset ", name, " has ", have, " rows, fewer than the ", whole,
+                    " committed in whole chunks (damaged file)");
+    const bool staged = H5Lexists(file.get(), kStagingGroup, H5P_DEFAULT) > 0 &&
+                        H5Lexists(file.get(), m.staging_name(0).c_str(), H5P_DEFAULT) > 0 &&
+                        H5Lexists(file.get(), m.staging_name(1).c_str(), H5P_DEFAULT) > 0;
+    if (staged) {
+      for (int i = 0; i < 2; ++i) m.staging[i] = open_dataset(m.staging_name(i), 0);
+      m.tail = read_matrix_rows(m.staging[slot], m.staging_name(slot), 0, n - whole);
+    } else {
+      // finish() was interrupted after moving the tail into the main dataset.
+      STRAND_CHECK_AT(ParseError, where, have >= n, "the staging rows of ", name, " are missing (damaged file)");
+      m.tail = read_matrix_rows(m.main, name, whole, n - whole);
+      create_staging(m);
+      write_rows(m.staging[slot], m.staging_name(slot), value_type.get(), m.tail.data(), 0, n - whole, dim(), 2, false);
+    }
+    if (have != whole) truncate(m.main, name, whole);  // whole chunks only: nothing is rewritten
+  }
+
+  // Resume: a string dataset's growing chunk may hold identifiers of strings written after the
+  // last flush past its end; writing over them would make HDF5 free those strings. Dropping the
+  // chunk and writing the committed strings again into a fresh one avoids that.
+  void reset_strings(const Id& ds, const std::string& name, int64_t committed) {
+    const auto n = static_cast<hsize_t>(committed);
+    const hsize_t whole = n - n % kVectorChunk;
+    const std::vector<std::string> kept = read_strings(ds, name, whole, n - whole);
+    truncate(ds, name, whole);
+    std::vector<const char*> ptrs;
+    for (const auto& k : kept) ptrs.push_back(k.c_str());
+    write_rows(ds, name, string_type.get(), ptrs.data(), whole, n - whole, 1, 1);
   }
 };
 
@@ -410,8 +539,8 @@ void check_options(const EmbeddingWriterOptions& o) {
   if (o.chunk_rows < 0) throw ConfigError("embedding writer: chunk_rows must not be negative");
   if (o.gzip_level < 0 || o.gzip_level > 9)
     throw ConfigError("embedding writer: gzip level must lie in 0..9 (got " + std::to_string(o.gzip_level) + ")");
-  for (const char* reserved : {"format", "format_version", "dim", "dtype", "store_tokens", "committed_rows",
-                               "committed_tokens"})
+  for (const char* reserved :
+       {"format", "format_version", "dim", "dtype", "store_tokens", "committed_rows", "committed_tokens", kCommit})
     if (o.attributes.count(reserved) != 0)
       throw ConfigError(std::string("embedding writer: attribute '") + reserved + "' is written by the writer itself");
 }
@@ -429,10 +558,10 @@ at::Tensor to_file_dtype(const at::Tensor& values, EmbeddingDtype dtype, const s
 
 void check_matrix(const at::Tensor& t, int64_t rows, int64_t dim, const char* what) {
   if (!t.defined() || t.dim() != 2 || t.size(0) != rows || t.size(1) != dim || !c10::isFloatingType(t.scalar_type()))
-    throw ShapeError(std::string("embedding writer: ") + what + " must be a floating (" + std::to_string(rows) + ", " +
-                     std::to_string(dim) + ") tensor, got " +
-                     (t.defined() ? std::string(c10::toString(t.scalar_type())) + " " + c10::str(t.sizes())
-                                  : std::string("none")));
+    throw ShapeError(
+        std::string("embedding writer: ") + what + " must be a floating (" + std::to_string(rows) + ", " +
+        std::to_string(dim) + ") tensor, got " +
+        (t.defined() ? std::string(c10::toString(t.scalar_type())) + " " + c10::str(t.sizes()) : std::string("none")));
 }
 
 }  // namespace
@@ -459,37 +588,46 @@ void EmbeddingWriter::open(const std::string& path, const EmbeddingWriterOptions
   w.path = path;
   w.partial = partial_path(path);
   w.options = options;
+  // Built under a third name and renamed to PATH.partial after its first commit, so that a
+  // PATH.partial always holds a committed state (a kill during creation leaves only PATH.partial.new).
+  const std::string fresh = w.partial + ".new";
   {
     Id fcpl = checked(H5Pcreate(H5P_FILE_CREATE), H5Pclose, w.partial, "cannot create file properties");
     check(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, 0, 1), w.partial,
           "cannot set the file space strategy");
-    w.file = checked(H5Fcreate(w.partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, w.partial,
+    w.file = checked(H5Fcreate(fresh.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, fresh,
                      "cannot create the file");
   }
-  w.hold_metadata();
-  w.make_types();
-  const hid_t root = w.file.get();
-  write_string_attribute(root, "format", kFormat, w.partial);
-  write_int_attribute(root, "format_version", kFormatVersion, w.partial);
-  write_int_attribute(root, "dim", options.dim, w.partial);
-  write_string_attribute(root, "dtype", dtype_name(options.dtype), w.partial);
-  write_int_attribute(root, "store_tokens", options.store_tokens ? 1 : 0, w.partial);
-  for (const auto& [key, value] : options.attributes) write_string_attribute(root, key, value, w.partial);
+  try {
+    w.hold_metadata();
+    w.make_types();
+    const hid_t root = w.file.get();
+    write_string_attribute(root, "format", kFormat, w.partial);
+    write_int_attribute(root, "format_version", kFormatVersion, w.partial);
+    write_int_attribute(root, "dim", options.dim, w.partial);
+    write_string_attribute(root, "dtype", dtype_name(options.dtype), w.partial);
+    write_int_attribute(root, "store_tokens", options.store_tokens ? 1 : 0, w.partial);
+    for (const auto& [key, value] : options.attributes) write_string_attribute(root, key, value, w.partial);
 
-  w.chunk = w.chunk_rows();
-  w.embeddings = w.create_matrix("embeddings");
-  w.create_staging();
-  w.names = w.create_vector("names", w.string_type.get());
-  w.source = w.create_vector("source", w.string_type.get());
-  w.start = w.create_vector("start", H5T_STD_I64LE);
-  w.end = w.create_vector("end", H5T_STD_I64LE);
-  if (options.store_tokens) {
-    w.token_embeddings = w.create_matrix("token_embeddings");
-    w.token_offsets = w.create_vector("token_offsets", H5T_STD_I64LE);
-    const int64_t zero = 0;
-    w.write_rows(w.token_offsets, "token_offsets", H5T_NATIVE_INT64, &zero, 0, 1, 1, 1);
+    w.create_matrix(w.embeddings, "embeddings");
+    w.names = w.create_vector("names", w.string_type.get());
+    w.source = w.create_vector("source", w.string_type.get());
+    w.start = w.create_vector("start", H5T_STD_I64LE);
+    w.end = w.create_vector("end", H5T_STD_I64LE);
+    if (options.store_tokens) {
+      w.create_matrix(w.token_embeddings, "token_embeddings");
+      w.token_offsets = w.create_vector("token_offsets", H5T_STD_I64LE);
+      const int64_t zero = 0;
+      w.write_rows(w.token_offsets, "token_offsets", H5T_NATIVE_INT64, &zero, 0, 1, 1, 1);
+    }
+    w.commit();
+  } catch (...) {
+    impl.reset();  // closes the file
+    std::remove(fresh.c_str());
+    throw;
   }
-  w.commit(0, 0);
+  // The open file follows the rename (HDF5 keeps its descriptor).
+  if (std::rename(fresh.c_str(), w.partial.c_str()) != 0) throw_errno("cannot rename " + fresh + " to", w.partial);
   impl_ = std::move(impl);
 }
 
@@ -506,30 +644,28 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
   if (!std::filesystem::exists(w.partial, ec))
     throw IoError("cannot resume '" + path + "': no unfinished output " + w.partial +
                   (std::filesystem::exists(path, ec) ? " (the output is already complete)" : ""));
+  const Location where{w.partial, -1, ""};
   if (H5Fis_hdf5(w.partial.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    throw ParseError(Location{w.partial, -1, ""}, "not an HDF5 file (damaged by an interrupted write?)");
+    throw ParseError(where, "not an HDF5 file (damaged by an interrupted write?)");
   }
   const hid_t fid = H5Fopen(w.partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (fid < 0)
-    throw ParseError(Location{w.partial, -1, ""},
-                     "cannot open the unfinished HDF5 file (damaged by an interrupted write?): " + hdf5_error());
+    throw ParseError(where, "cannot open the unfinished HDF5 file (damaged by an interrupted write?): " + hdf5_error());
   w.file = Id(fid, H5Fclose);
   const hid_t root = fid;
-  const Location where{w.partial, -1, ""};
   ResumeInfo info;
   // HDF5 failures while reading back or truncating mean a damaged file, not a failing disk.
   try {
     w.hold_metadata();
-
     STRAND_CHECK_AT(ParseError, where, read_string_attribute(root, "format", w.partial) == kFormat,
                     "not a strand embedding file (attribute format is not '", kFormat, "')");
     const int64_t version = read_int_attribute(root, "format_version", w.partial);
-    STRAND_CHECK_AT(ParseError, where, version == kFormatVersion, "format_version ", version, " is not supported (this ",
-                    "build writes ", kFormatVersion, ")");
+    STRAND_CHECK_AT(ParseError, where, version == kFormatVersion, "format_version ", version,
+                    " is not supported (this build writes ", kFormatVersion, ")");
     const auto mismatch = [&](const std::string& what, const std::string& file_value, const std::string& wanted) {
-      throw ConfigError(format_location(where, "cannot resume: the file was written with " + what + " = '" + file_value +
-                                                   "', this run has '" + wanted + "'"));
+      throw ConfigError(format_location(where, "cannot resume: the file was written with " + what + " = '" +
+                                                   file_value + "', this run has '" + wanted + "'"));
     };
     const int64_t dim = read_int_attribute(root, "dim", w.partial);
     if (dim != options.dim) mismatch("dim", std::to_string(dim), std::to_string(options.dim));
@@ -546,57 +682,32 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
     }
     for (const auto& [key, value] : options.attributes) {
       if (std::find(std::begin(kChecked), std::end(kChecked), key) != std::end(kChecked)) continue;
-      const std::string have = has_attribute(root, key) ? read_string_attribute(root, key, w.partial) : "";
+      if (!has_attribute(root, key)) {
+        write_string_attribute(root, key, value, w.partial);
+        continue;
+      }
+      const std::string have = read_string_attribute(root, key, w.partial);
       if (have != value)
-        STRAND_LOG_WARN(w.partial, ": resuming; attribute ", key, " keeps the first run's value '", have, "' (this run: '",
-                        value, "')");
+        STRAND_LOG_WARN(w.partial, ": resuming; attribute ", key, " keeps the first run's value '", have,
+                        "' (this run: '", value, "')");
     }
-    const int64_t rows = read_int_attribute(root, "committed_rows", w.partial);
-    const int64_t tokens = read_int_attribute(root, "committed_tokens", w.partial);
-    STRAND_CHECK_AT(ParseError, where, rows >= 0 && tokens >= 0, "negative committed counts");
+    const std::vector<int64_t> state = read_int_array_attribute(root, kCommit, 4, w.partial);
+    const int64_t rows = state[0], tokens = state[1];
+    STRAND_CHECK_AT(ParseError, where, rows >= 0 && tokens >= 0 && (store_tokens || tokens == 0),
+                    "bad committed counts in attribute ", kCommit);
 
     w.make_types();
-    w.embeddings = w.open_dataset("embeddings", 1 << 20);
-    {
-      Id type = checked(H5Dget_type(w.embeddings.get()), H5Tclose, w.partial, "cannot read the embeddings type");
-      STRAND_CHECK_AT(ParseError, where,
-                      H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == w.value_bytes(),
-                      "dataset embeddings does not hold ", dtype_name(options.dtype), " values");
-      Id dcpl = checked(H5Dget_create_plist(w.embeddings.get()), H5Pclose, w.partial, "cannot read the chunk shape");
-      hsize_t shape[2] = {0, 0};
-      STRAND_CHECK_AT(ParseError, where, H5Pget_chunk(dcpl.get(), 2, shape) == 2 && shape[0] > 0,
-                      "dataset embeddings is not chunked by rows");
-      w.chunk = shape[0];  // the file's chunking wins over options.chunk_rows
-    }
+    w.reopen_matrix(w.embeddings, "embeddings", rows, static_cast<int>(state[2]), where);
+    if (store_tokens)
+      w.reopen_matrix(w.token_embeddings, "token_embeddings", tokens, static_cast<int>(state[3]), where);
     w.names = w.open_dataset("names", kVectorChunk * 16);
     w.source = w.open_dataset("source", kVectorChunk * 16);
     w.start = w.open_dataset("start", kVectorChunk * 8);
     w.end = w.open_dataset("end", kVectorChunk * 8);
-    if (store_tokens) {
-      w.token_embeddings = w.open_dataset("token_embeddings", 1 << 20);
-      w.token_offsets = w.open_dataset("token_offsets", kVectorChunk * 8);
-    }
+    if (store_tokens) w.token_offsets = w.open_dataset("token_offsets", kVectorChunk * 8);
 
-    // "embeddings" holds the committed rows up to the last whole chunk; the rest of them are in
-    // the staging rows (or, when finish() was interrupted after removing those, still in
-    // "embeddings"). Everything past the committed counts is rolled back.
+    // Every 1-D dataset holds at least the committed rows; anything past them is rolled back.
     const auto urows = static_cast<hsize_t>(rows);
-    const hsize_t whole = urows - urows % w.chunk;
-    const hsize_t have = length_of(w.embeddings.get(), w.partial, "embeddings");
-    STRAND_CHECK_AT(ParseError, where, have >= whole, "dataset embeddings has ", have, " rows, fewer than the ", whole,
-                    " committed in whole chunks (damaged file)");
-    if (H5Lexists(root, ".staging", H5P_DEFAULT) > 0 && H5Lexists(root, kStaging, H5P_DEFAULT) > 0) {
-      w.staging = checked(H5Dopen2(root, kStaging, H5P_DEFAULT), H5Dclose, w.partial, "cannot open the staging rows");
-      w.tail = w.read_matrix_rows(w.staging, kStaging, 0, urows - whole);
-    } else {
-      STRAND_CHECK_AT(ParseError, where, have >= urows, "the staging rows are missing (damaged file)");
-      w.tail = w.read_matrix_rows(w.embeddings, "embeddings", whole, urows - whole);
-      w.create_staging();
-      w.write_rows(w.staging, kStaging, w.value_type.get(), w.tail.data(), 0, urows - whole,
-                   static_cast<hsize_t>(dim), 2, false);
-    }
-    if (have != whole) w.truncate(w.embeddings, "embeddings", whole);  // whole chunks only: nothing is rewritten
-
     struct Part {
       const Id* ds;
       const char* name;
@@ -604,10 +715,7 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
     };
     std::vector<Part> parts = {
         {&w.names, "names", urows}, {&w.source, "source", urows}, {&w.start, "start", urows}, {&w.end, "end", urows}};
-    if (store_tokens) {
-      parts.push_back({&w.token_embeddings, "token_embeddings", static_cast<hsize_t>(tokens)});
-      parts.push_back({&w.token_offsets, "token_offsets", urows + 1});
-    }
+    if (store_tokens) parts.push_back({&w.token_offsets, "token_offsets", urows + 1});
     for (const Part& p : parts) {
       const hsize_t length = length_of(p.ds->get(), w.partial, p.name);
       STRAND_CHECK_AT(ParseError, where, length >= p.committed, "dataset ", p.name, " has ", length,
@@ -615,25 +723,23 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
       if (p.ds == &w.names) info.rolled_back_rows = static_cast<int64_t>(length - p.committed);
       if (length != p.committed) w.truncate(*p.ds, p.name, p.committed);
     }
+    w.reset_strings(w.names, "names", rows);
+    w.reset_strings(w.source, "source", rows);
     if (store_tokens) {
       const std::vector<int64_t> offsets = w.read_ints(w.token_offsets, "token_offsets", urows + 1);
       STRAND_CHECK_AT(ParseError, where, offsets.front() == 0 && offsets.back() == tokens,
-                      "token_offsets do not match committed_tokens (damaged file)");
-      // The next append rewrites the chunk holding the last committed token row: it must decode.
-      if (tokens > 0) w.read_matrix_rows(w.token_embeddings, "token_embeddings", static_cast<hsize_t>(tokens) - 1, 1);
+                      "token_offsets do not match the committed token rows (damaged file)");
     }
     info.rows = rows;
     info.tokens = tokens;
-    info.names = w.read_strings(w.names, "names", urows);
-    w.read_strings(w.source, "source", urows);
+    info.names = w.read_strings(w.names, "names", 0, urows);
     info.start = w.read_ints(w.start, "start", urows);
     info.end = w.read_ints(w.end, "end", urows);
-    w.rows = rows;
-    w.tokens = tokens;
-    w.flush();
+    w.commit();
   } catch (const IoError& e) {
     throw ParseError(where, std::string("cannot read back the unfinished file, which an interrupted run left damaged; "
-                                        "remove it and start again (") + e.what() + ")");
+                                        "remove it and start again (") +
+                                e.what() + ")");
   }
   if (info.rolled_back_rows > 0)
     STRAND_LOG_INFO(w.partial, ": rolled back ", info.rolled_back_rows, " uncommitted rows of an interrupted run");
@@ -651,37 +757,39 @@ void EmbeddingWriter::append(const EmbeddingBatch& batch) {
     throw ShapeError("embedding writer: " + std::string(what) + " has " + std::to_string(got) + " entries for " +
                      std::to_string(n) + " rows");
   };
-  if (batch.sources.size() != 0 && static_cast<int64_t>(batch.sources.size()) != n)
+  if (!batch.sources.empty() && static_cast<int64_t>(batch.sources.size()) != n)
     size_error("sources", batch.sources.size());
   if (static_cast<int64_t>(batch.start.size()) != n) size_error("start", batch.start.size());
   if (static_cast<int64_t>(batch.end.size()) != n) size_error("end", batch.end.size());
   if (n == 0) return;
   check_matrix(batch.embeddings, n, w.options.dim, "embeddings");
-  for (int64_t i = 0; i < n; ++i)
-    STRAND_CHECK(0 <= batch.start[static_cast<size_t>(i)] && batch.start[static_cast<size_t>(i)] <= batch.end[static_cast<size_t>(i)],
-                 "embedding writer: row '", batch.names[static_cast<size_t>(i)], "' has start ",
-                 batch.start[static_cast<size_t>(i)], " and end ", batch.end[static_cast<size_t>(i)]);
-  int64_t total_tokens = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto k = static_cast<size_t>(i);
+    STRAND_CHECK(0 <= batch.start[k] && batch.start[k] <= batch.end[k], "embedding writer: row '", batch.names[k],
+                 "' has start ", batch.start[k], " and end ", batch.end[k]);
+  }
+  int64_t t = 0;
   std::vector<int64_t> offsets;
   if (w.options.store_tokens) {
     if (static_cast<int64_t>(batch.token_counts.size()) != n) size_error("token_counts", batch.token_counts.size());
     offsets.reserve(static_cast<size_t>(n));
     for (const int64_t c : batch.token_counts) {
       STRAND_CHECK(c >= 0, "embedding writer: negative token count ", c);
-      total_tokens += c;
-      offsets.push_back(w.tokens + total_tokens);
+      t += c;
+      offsets.push_back(w.tokens + t);
     }
-    check_matrix(batch.token_embeddings, total_tokens, w.options.dim, "token_embeddings");
+    check_matrix(batch.token_embeddings, t, w.options.dim, "token_embeddings");
   } else if (batch.token_embeddings.defined() || !batch.token_counts.empty()) {
     throw InputError("embedding writer: token embeddings given, but the file was opened without store_tokens");
   }
   const at::Tensor values = to_file_dtype(batch.embeddings, w.options.dtype, "embeddings");
-  const at::Tensor token_values =
-      w.options.store_tokens ? to_file_dtype(batch.token_embeddings, w.options.dtype, "token_embeddings") : at::Tensor();
+  const at::Tensor token_values = w.options.store_tokens
+                                      ? to_file_dtype(batch.token_embeddings, w.options.dtype, "token_embeddings")
+                                      : at::Tensor();
 
   const QuietErrors quiet;
-  // A failed write leaves the in-memory state behind the file's; PATH.partial resumes from the
-  // last commit.
+  // A write failing half-way leaves the in-memory state ahead of the file; PATH.partial resumes
+  // from the last commit.
   w.failed = true;
   std::vector<const char*> names, sources;
   names.reserve(static_cast<size_t>(n));
@@ -692,52 +800,18 @@ void EmbeddingWriter::append(const EmbeddingBatch& batch) {
     const bool own = batch.sources.empty() || batch.sources[static_cast<size_t>(i)].empty();
     sources.push_back(own ? name.c_str() : batch.sources[static_cast<size_t>(i)].c_str());
   }
-  const auto* value_bytes = static_cast<const uint8_t*>(values.data_ptr());
-  const auto* token_bytes = w.options.store_tokens ? static_cast<const uint8_t*>(token_values.data_ptr()) : nullptr;
-  const size_t row_bytes = w.row_bytes();
-  const auto dim = static_cast<hsize_t>(w.options.dim);
-  // At most two commits: rows up to the last chunk boundary the batch reaches, written to
-  // "embeddings" as whole chunks (each chunk is written once), then the rest, staged. A commit that
-  // leaves a chunk unfinished stages its rows at positions no earlier commit of that chunk used.
-  int64_t pos = 0;
-  int64_t token_pos = 0;  // token rows of the batch before row `pos`
-  while (pos < n) {
-    const auto in_tail = static_cast<int64_t>(static_cast<hsize_t>(w.rows) % w.chunk);
-    const auto c = static_cast<int64_t>(w.chunk);
-    const bool completes = in_tail + (n - pos) >= c;
-    const int64_t m = completes ? (in_tail + n - pos) / c * c - in_tail : n - pos;
-    int64_t t = 0;
-    if (w.options.store_tokens)
-      for (int64_t i = pos; i < pos + m; ++i) t += batch.token_counts[static_cast<size_t>(i)];
-
-    const auto at = static_cast<hsize_t>(w.rows);
-    const auto count = static_cast<hsize_t>(m);
-    w.write_rows(w.names, "names", w.string_type.get(), names.data() + pos, at, count, 1, 1);
-    w.write_rows(w.source, "source", w.string_type.get(), sources.data() + pos, at, count, 1, 1);
-    w.write_rows(w.start, "start", H5T_NATIVE_INT64, batch.start.data() + pos, at, count, 1, 1);
-    w.write_rows(w.end, "end", H5T_NATIVE_INT64, batch.end.data() + pos, at, count, 1, 1);
-    if (w.options.store_tokens) {
-      if (t > 0)
-        w.write_rows(w.token_embeddings, "token_embeddings", w.value_type.get(), token_bytes + token_pos * row_bytes,
-                     static_cast<hsize_t>(w.tokens), static_cast<hsize_t>(t), dim, 2);
-      w.write_rows(w.token_offsets, "token_offsets", H5T_NATIVE_INT64, offsets.data() + pos, at + 1, count, 1, 1);
-    }
-    const uint8_t* rows_begin = value_bytes + static_cast<size_t>(pos) * row_bytes;
-    const uint8_t* rows_end = rows_begin + static_cast<size_t>(m) * row_bytes;
-    if (completes) {
-      w.tail.insert(w.tail.end(), rows_begin, rows_end);
-      w.write_rows(w.embeddings, "embeddings", w.value_type.get(), w.tail.data(), at - static_cast<hsize_t>(in_tail),
-                   static_cast<hsize_t>(in_tail + m), dim, 2);
-      w.tail.clear();
-    } else {
-      w.write_rows(w.staging, kStaging, w.value_type.get(), rows_begin, static_cast<hsize_t>(in_tail), count, dim, 2,
-                   false);
-      w.tail.insert(w.tail.end(), rows_begin, rows_end);
-    }
-    w.commit(w.rows + m, w.tokens + t);
-    pos += m;
-    token_pos += t;
+  const auto at = static_cast<hsize_t>(w.rows);
+  const auto count = static_cast<hsize_t>(n);
+  w.write_rows(w.names, "names", w.string_type.get(), names.data(), at, count, 1, 1);
+  w.write_rows(w.source, "source", w.string_type.get(), sources.data(), at, count, 1, 1);
+  w.write_rows(w.start, "start", H5T_NATIVE_INT64, batch.start.data(), at, count, 1, 1);
+  w.write_rows(w.end, "end", H5T_NATIVE_INT64, batch.end.data(), at, count, 1, 1);
+  w.append_matrix(w.embeddings, static_cast<const uint8_t*>(values.data_ptr()), n);
+  if (w.options.store_tokens) {
+    if (t > 0) w.append_matrix(w.token_embeddings, static_cast<const uint8_t*>(token_values.data_ptr()), t);
+    w.write_rows(w.token_offsets, "token_offsets", H5T_NATIVE_INT64, offsets.data(), at + 1, count, 1, 1);
   }
+  w.commit();
   w.failed = false;
 }
 
@@ -748,15 +822,17 @@ void EmbeddingWriter::finish() {
                " failed; open_resume() continues from its last commit");
   {
     const QuietErrors quiet;
-    // The unfinished last chunk moves from the staging rows into "embeddings" (compressed once);
-    // then the staging rows go. Resuming after a kill in between finds the rows in "embeddings".
-    const auto whole = static_cast<hsize_t>(w.rows) - w.tail.size() / w.row_bytes();
-    if (!w.tail.empty())
-      w.write_rows(w.embeddings, "embeddings", w.value_type.get(), w.tail.data(), whole, w.tail.size() / w.row_bytes(),
-                   static_cast<hsize_t>(w.options.dim), 2);
+    // The unfinished last chunks move from the staging rows into their datasets (compressed once);
+    // then the staging rows go. Resuming after a kill in between finds the rows in the datasets.
+    for (Matrix* m : {&w.embeddings, &w.token_embeddings}) {
+      if (!m->main.valid()) continue;
+      const hsize_t in_tail = m->tail.size() / w.row_bytes();
+      w.write_rows(m->main, m->name, w.value_type.get(), m->tail.data(), static_cast<hsize_t>(m->rows) - in_tail,
+                   in_tail, w.dim(), 2);
+      for (Id& staging : m->staging) staging.close();
+    }
     w.flush();
-    w.staging.close();
-    check(H5Ldelete(w.file.get(), ".staging", H5P_DEFAULT), w.partial, "cannot remove the staging rows");
+    check(H5Ldelete(w.file.get(), kStagingGroup, H5P_DEFAULT), w.partial, "cannot remove the staging rows");
     w.flush();
     if (!w.close_all()) fail(w.partial, "cannot close the file");
   }

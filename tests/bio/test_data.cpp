@@ -1,8 +1,7 @@
 // Training data over real sequence files: windows against the genome, the split, exact resume,
 // the prefetch thread and bad input.
-#include <gtest/gtest.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -22,10 +21,10 @@ using io::test::data;
 using io::test::installed;
 using io::test::kHtslibTest;
 
-const std::string kSmall = data("ce_small.fa");         // six 5 kb C. elegans contigs, with .fai
-const std::string kSmallGz = data("ce_small.fa.gz");    // gzip: cannot be indexed
-const std::string kSmallBgz = data("ce_small.fa.bgz");  // bgzip, with .fai and .gzi
-const std::string kCe = kHtslibTest + "ce.fa";          // 1 Mb chromosome I + six 5 kb contigs
+const std::string kSmall = data("ce_small.fa");                  // six 5 kb C. elegans contigs, with .fai
+const std::string kSmallGz = data("ce_small.fa.gz");             // gzip: cannot be indexed
+const std::string kSmallBgz = data("ce_small.fa.bgz");           // bgzip, with .fai and .gzi
+const std::string kCe = kHtslibTest + "ce.fa";                   // 1 Mb chromosome I + six 5 kb contigs
 const std::string kReads = io::test::kAny2fasta + "test.fq.gz";  // 1000 reads of 39 to 251 bases
 
 std::shared_ptr<const tokenize::Tokenizer> char_tokenizer() { return std::make_shared<CharTokenizer>(); }
@@ -608,8 +607,8 @@ TEST(WindowDatasetBadInput, StaleIndexIsDetected) {
     std::getline(fai, line);
     stale << line << "\n";  // lists only the first record
   }
-  const std::string msg =
-      io::test::message_of<ParseError>([&] { WindowDataset ds(small_options(path, Access::Regions), char_tokenizer()); });
+  const std::string msg = io::test::message_of<ParseError>(
+      [&] { WindowDataset ds(small_options(path, Access::Regions), char_tokenizer()); });
   EXPECT_NE(msg.find("stale index"), std::string::npos) << msg;
 }
 
