@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -32,7 +33,7 @@ const std::string kFasta = std::string(STRAND_TEST_DATA) + "/pipelines/ce_3x600.
 }  // namespace
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"info", "tokenize"}) {
+  for (const char* cmd : {"info", "tokenize", "pretrain", "embed"}) {
     const auto r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find(std::string("Usage: strand ") + cmd), std::string::npos) << r.output;
@@ -73,4 +74,29 @@ TEST(Cli, MissingInputNamesTheFile) {
   const auto r = run("tokenize -q -i /nonexistent/reads.fq");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("/nonexistent/reads.fq"), std::string::npos) << r.output;
+}
+
+TEST(Cli, PretrainThenEmbedEndToEnd) {
+  const auto dir = std::filesystem::temp_directory_path() / ("strand-cli-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string model = (dir / "model").string();
+  const auto r = run("pretrain -q --data " + kFasta + " --arch tiny --steps 2 --batch 2 --seq-len 64 --val-every 2 " +
+                     "--val-windows 2 --val-fraction 0.2 --threads 2 --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("bits per base"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "model" / "config.json"));
+  const std::string h5 = (dir / "e.h5").string();
+  const auto e = run("embed -q -m " + model + " -i " + kFasta + " --window 200 -o " + h5);
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("embedded 9 rows"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("tokens/s"), std::string::npos) << e.output;
+  EXPECT_TRUE(std::filesystem::exists(h5));
+  // Missing required options and bad values are clear errors.
+  const auto missing = run("embed -i " + kFasta + " -o " + h5);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("model"), std::string::npos) << missing.output;
+  const auto shard = run("embed -m " + model + " -i " + kFasta + " -o " + h5 + " --shard 3/2");
+  EXPECT_EQ(shard.status, 1);
+  EXPECT_NE(shard.output.find("--shard 3/2"), std::string::npos) << shard.output;
+  std::filesystem::remove_all(dir);
 }
