@@ -11,7 +11,16 @@ namespace {
 std::atomic<bool> g_quiet{false};
 std::atomic<double> g_interval{10.0};
 
-std::string human(double v) {
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+}  // namespace
+
+std::string Progress::format_count(double v) {
   const char* suffix[] = {"", "k", "M", "G", "T"};
   int i = 0;
   while (std::fabs(v) >= 1000.0 && i < 4) {
@@ -22,14 +31,6 @@ std::string human(double v) {
   std::snprintf(buf, sizeof buf, i == 0 ? "%.0f%s" : "%.1f%s", v, suffix[i]);
   return buf;
 }
-
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-}  // namespace
 
 void Progress::set_quiet(bool quiet) { g_quiet.store(quiet); }
 bool Progress::quiet() { return g_quiet.load(); }
@@ -44,8 +45,8 @@ Progress::~Progress() { finish(); }
 
 std::string Progress::format_line(const std::string& label, int64_t done, int64_t total, const std::string& unit,
                                   double elapsed) {
-  std::string line = label + ": " + human(static_cast<double>(done));
-  if (total > 0) line += "/" + human(static_cast<double>(total));
+  std::string line = label + ": " + Progress::format_count(static_cast<double>(done));
+  if (total > 0) line += "/" + Progress::format_count(static_cast<double>(total));
   line += " " + unit;
   if (total > 0) {
     char pct[16];
@@ -53,7 +54,7 @@ std::string Progress::format_line(const std::string& label, int64_t done, int64_
     line += pct;
   }
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  line += " " + human(rate) + " " + unit + "/s";
+  line += " " + Progress::format_count(rate) + " " + unit + "/s";
   if (total > 0 && rate > 0 && done < total) {
     line += " ETA " + clock_text(static_cast<double>(total - done) / rate);
   } else {

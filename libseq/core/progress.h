@@ -33,6 +33,8 @@ class Progress {
   static bool quiet();
   static void set_interval_seconds(double seconds);
 
+  /// A count with a k/M/G/T suffix: 950 -> "950", 12345 -> "12.3k".
+  static std::string format_count(double v);
   /// Formats a rate/ETA line (exposed for tests): "label: 1.2M/4.0M bp (30.0%) 5.1M bp/s ETA 0:00:01".
   static std::string format_line(const std::string& label, int64_t done, int64_t total, const std::string& unit,
                                  double elapsed_seconds);

@@ -80,17 +80,6 @@ double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::ste
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::string human_rate(double v) {
-  const char* suffix[] = {"", "k", "M", "G", "T"};
-  int i = 0;
-  while (std::fabs(v) >= 1000.0 && i < 4) {
-    v /= 1000.0;
-    ++i;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, i == 0 ? "%.0f%s" : "%.1f%s", v, suffix[i]);
-  return buf;
-}
 
 // Parameters and buffers by their state-dict names.
 std::map<std::string, at::Tensor> named_state(const torch::nn::Module& module) {
@@ -609,7 +598,7 @@ void Trainer::show_progress(const StepRecord& record, bool final_line) {
                                            seconds_between(session_start_, now));
   char extra[160];
   std::snprintf(extra, sizeof extra, " | step %lld loss %.4f lr %.3g %s tok/s", static_cast<long long>(record.step),
-                record.loss, record.lr, human_rate(rate).c_str());
+                record.loss, record.lr, Progress::format_count(rate).c_str());
   line += extra;
   if (record.val_loss) {
     std::snprintf(extra, sizeof extra, " val %.4f", *record.val_loss);
