@@ -65,14 +65,10 @@ class Embedder {
                        " tokens per row: cut long sequences with --window)");
     }
     const int64_t b = enc.batch_size, l = enc.length;
-    at::Tensor ids = at::empty({b, l}, at::kLong);
-    at::Tensor mask = at::empty({b, l}, at::kBool);
-    auto* pid = ids.data_ptr<int64_t>();
-    auto* pm = mask.data_ptr<bool>();
-    for (int64_t i = 0; i < b * l; ++i) {
-      pid[i] = enc.ids[static_cast<size_t>(i)];
-      pm[i] = enc.attention_mask[static_cast<size_t>(i)] != 0;
-    }
+    const at::Tensor ids =
+        at::from_blob(enc.ids.data(), {b, l}, at::TensorOptions().dtype(c10::CppTypeToScalarType<tokenize::TokenId>::value))
+            .to(at::kLong);
+    const at::Tensor mask = at::from_blob(enc.attention_mask.data(), {b, l}, at::kByte).to(at::kBool);
     torch::NoGradGuard no_grad;
     model_.dir.model->forward(ids, mask, &taps_);
     const at::Tensor hidden = taps_.outputs[0];

@@ -49,13 +49,16 @@ TokenClasses token_classes(const tokenize::Tokenizer& tok) {
   c.maskable = at::zeros({v}, at::kBool);
   c.special = at::zeros({v}, at::kBool);
   auto* m = c.maskable.data_ptr<bool>();
-  for (int64_t id = 0; id < v; ++id) c.special[id] = tok.is_special(static_cast<tokenize::TokenId>(id));
+  auto* sp = c.special.data_ptr<bool>();
   int64_t run_start = 0;
   for (int64_t id = 0; id <= v; ++id) {
-    const bool ok = id < v && !tok.is_special(static_cast<tokenize::TokenId>(id)) &&
-                    tok.token(static_cast<tokenize::TokenId>(id)) != "N" &&
-                    tok.token(static_cast<tokenize::TokenId>(id)) != "n";
-    if (id < v) m[id] = ok;
+    bool ok = false;
+    if (id < v) {
+      const auto t = static_cast<tokenize::TokenId>(id);
+      sp[id] = tok.is_special(t);
+      ok = !sp[id] && tok.token(t) != "N" && tok.token(t) != "n";
+      m[id] = ok;
+    }
     if (!ok) {
       if (id - run_start > c.random_hi - c.random_lo) {
         c.random_lo = run_start;
@@ -67,6 +70,9 @@ TokenClasses token_classes(const tokenize::Tokenizer& tok) {
   STRAND_CHECK(c.random_hi > c.random_lo, "tokenizer '", tok.spec(), "' has no ordinary (non-special) tokens");
   return c;
 }
+
+// table (V) looked up at every id of ids (B, L) -> (B, L).
+at::Tensor per_token(const at::Tensor& table, const at::Tensor& ids) { return table.index({ids}); }
 
 }  // namespace
 
@@ -122,8 +128,7 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
     const auto map = tok->complement_ids();
     if (!map) throw ConfigError("--rc-augment needs a nucleotide tokenizer with a complement map; '" + tok->spec() +
                                 "' has none");
-    complement = at::empty({static_cast<int64_t>(map->size())}, at::kLong);
-    for (size_t i = 0; i < map->size(); ++i) complement[static_cast<int64_t>(i)] = static_cast<int64_t>((*map)[i]);
+    complement = at::tensor(std::vector<int64_t>(map->begin(), map->end()), at::kLong);
   }
   train::MlmMaskOptions mask_options;
   if (mlm) {
@@ -146,12 +151,12 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
     if (augment && complement.defined()) {
       const at::Tensor flip = at::rand({ids.size(0)}) < 0.5;
       // Every real token but the specials (<cls>, <eos>) is reversed and complemented, N included.
-      const at::Tensor bases = mask & ~classes.special.index_select(0, ids.flatten()).view(ids.sizes());
+      const at::Tensor bases = mask & ~per_token(classes.special, ids);
       const at::Tensor rc = train::reverse_complement_batch(ids, complement, bases);
       ids = at::where(flip.unsqueeze(1), rc, ids);
     }
     if (!mlm) return train::clm_loss(model->forward(ids, mask).logits, ids, mask);
-    const at::Tensor content = mask & classes.maskable.index_select(0, ids.flatten()).view(ids.sizes());
+    const at::Tensor content = mask & per_token(classes.maskable, ids);
     const train::MlmBatch masked = train::mlm_mask(ids, content, mask_options, generator);
     return train::mlm_loss(model->forward(masked.input_ids, mask).logits, masked.labels);
   };
@@ -166,7 +171,7 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
       const at::Tensor& mask = b.attention_mask;
       at::Tensor chosen;
       if (mlm) {
-        chosen = b.ids.masked_select(mask & classes.maskable.index_select(0, b.ids.flatten()).view(b.ids.sizes()));
+        chosen = b.ids.masked_select(mask & per_token(classes.maskable, b.ids));
       } else {
         const int64_t l = b.ids.size(1);
         chosen = b.ids.narrow(1, 1, l - 1).masked_select(mask.narrow(1, 0, l - 1) & mask.narrow(1, 1, l - 1));
@@ -221,7 +226,7 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
       r.loss_sum += loss.sum.item<double>();
       r.tokens += loss.count.item<int64_t>();
       bases += b.real_bases;
-      if (mlm) maskable += (b.attention_mask & classes.maskable.index_select(0, b.ids.flatten()).view(b.ids.sizes()))
+      if (mlm) maskable += (b.attention_mask & per_token(classes.maskable, b.ids))
                                .sum()
                                .item<int64_t>();
     }
