@@ -7,7 +7,11 @@ namespace strand::kernels {
 const char* const* op_names() {
   // Every op defined by a *_def.cpp in kernels/; null-terminated.
   static const char* const names[] = {"strand::reverse_complement_ids", "strand::attention",
-                                      "strand::_attention_forward", "strand::_attention_backward", nullptr};
+                                      "strand::_attention_forward", "strand::_attention_backward",
+                                      "strand::selective_scan", "strand::_selective_scan_forward",
+                                      "strand::_selective_scan_backward",
+                                      "strand::causal_conv1d", "strand::causal_conv1d_update",
+                                      "strand::_causal_conv1d_backward", nullptr};
   return names;
 }
 
