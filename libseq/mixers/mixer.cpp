@@ -6,6 +6,8 @@
 
 #include "libseq/core/error.h"
 #include "libseq/mixers/attention.h"
+#include "libseq/mixers/mamba.h"
+#include "libseq/mixers/mamba2.h"
 
 namespace strand::mixers {
 
@@ -55,7 +57,11 @@ MixerRegistry& mixer_registry() {
 
 void register_builtin_mixers() {
   static std::once_flag once;
-  std::call_once(once, [] { mixer_registry().add(attention_mixer_type()); });
+  std::call_once(once, [] {
+    mixer_registry().add(attention_mixer_type());
+    mixer_registry().add(mamba_mixer_type());
+    mixer_registry().add(mamba2_mixer_type());
+  });
 }
 
 }  // namespace strand::mixers

@@ -48,6 +48,8 @@ class Mixer : public torch::nn::Module {
 struct MixerContext {
   int64_t d_model = 0;
   int64_t layer = 0;      ///< 0-based layer index in the backbone
+  int64_t n_layers = 1;   ///< blocks in the backbone (residual-scaled initialisation)
+  bool has_mlp = false;   ///< the block adds an MLP residual after the mixer
   bool causal = true;     ///< false for bidirectional (masked-LM) backbones
   nlohmann::json options; ///< this letter's object from config "mixers" (already normalised)
   std::string where;      ///< config location for messages, e.g. "config.json: mixers.A"

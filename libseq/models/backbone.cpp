@@ -71,6 +71,8 @@ BlockImpl::BlockImpl(const BackboneConfig& config, int64_t layer, char letter) {
   mixers::MixerContext context;
   context.d_model = config.d_model;
   context.layer = layer;
+  context.n_layers = static_cast<int64_t>(config.pattern.size());
+  context.has_mlp = config.mlp != nn::MlpKind::None;
   context.causal = config.causal;
   context.options = config.mixers.at(std::string(1, letter));
   context.where = "backbone.mixers." + std::string(1, letter);

@@ -25,6 +25,8 @@ bool applies_weight_decay(const std::string& name, const at::Tensor& param,
   if (param.dim() <= 1) return false;
   const std::string n = lower(name);
   if (contains_fragment(n, "norm") || contains_fragment(n, "embed")) return false;
+  // State-space decay rates (Mamba's A_log, (d_inner, d_state)) are not regularised towards 0.
+  if (contains_fragment(n, "a_log")) return false;
   for (const auto& fragment : extra_no_decay)
     if (contains_fragment(n, fragment)) return false;
   return true;

@@ -6,6 +6,8 @@
 //   - its fully qualified name (as named_parameters() spells it, e.g. "layers.0.norm.weight")
 //     contains "norm" or "embed", compared case-insensitively ("LayerNorm.weight" and
 //     "tok_embeddings.weight" match), or
+//   - its name contains "A_log" (the state-space decay rates of Mamba blocks, which Mamba trains
+//     without weight decay), or
 //   - its name contains one of the caller's extra fragments (also case-insensitive).
 // Every other trainable parameter (in practice the weight matrices of linear and convolution
 // layers) decays. Frozen parameters (requires_grad false) are in neither group.

@@ -29,11 +29,12 @@ struct ToyImpl : torch::nn::Module {
     hf_norm = register_parameter("LayerNorm_scale", at::ones({3, 3}));
     gate = register_parameter("gate_logits", at::ones({2, 3}));
     frozen = register_parameter("frozen", at::ones({3, 3}), /*requires_grad=*/false);
+    a_log = register_parameter("mixer_A_log", at::ones({3, 2}));
   }
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::Linear proj{nullptr};
   torch::nn::LayerNorm norm{nullptr};
-  at::Tensor hf_norm, gate, frozen;
+  at::Tensor hf_norm, gate, frozen, a_log;
 };
 TORCH_MODULE(Toy);
 
@@ -43,7 +44,7 @@ TEST(AdamWGroups, WeightMatricesDecayNormsBiasesAndEmbeddingsDoNot) {
   EXPECT_EQ(split.decay, (std::vector<std::string>{"proj.weight"}));
   const std::set<std::string> no_decay(split.no_decay.begin(), split.no_decay.end());
   EXPECT_EQ(no_decay, (std::set<std::string>{"LayerNorm_scale", "gate_logits", "embed_tokens.weight", "proj.bias",
-                                             "norm.weight", "norm.bias"}));
+                                             "norm.weight", "norm.bias", "mixer_A_log"}));
   // Without the extra fragment the gate matrix decays.
   const auto plain = strand::train::split_weight_decay(*toy);
   EXPECT_EQ(plain.decay, (std::vector<std::string>{"gate_logits", "proj.weight"}));
@@ -56,7 +57,7 @@ TEST(AdamWGroups, WeightMatricesDecayNormsBiasesAndEmbeddingsDoNot) {
   const auto& decay_group = adamw->param_groups()[strand::train::kDecayGroup];
   const auto& no_decay_group = adamw->param_groups()[strand::train::kNoDecayGroup];
   EXPECT_EQ(decay_group.params().size(), 1u);
-  EXPECT_EQ(no_decay_group.params().size(), 6u);
+  EXPECT_EQ(no_decay_group.params().size(), 7u);
   EXPECT_EQ(static_cast<const torch::optim::AdamWOptions&>(decay_group.options()).weight_decay(), 0.1);
   EXPECT_EQ(static_cast<const torch::optim::AdamWOptions&>(no_decay_group.options()).weight_decay(), 0.0);
 }

@@ -6,3 +6,7 @@ strand_add_test(test_models
   SOURCES libseq/test_models.cpp
   LIBS strand_seq
   TORCH)
+strand_add_test(test_mamba
+  SOURCES libseq/test_mamba.cpp
+  LIBS strand_seq
+  TORCH)
