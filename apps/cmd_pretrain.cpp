@@ -22,7 +22,8 @@ int cmd_pretrain(int argc, char** argv) {
     ("tokenizer,k", po::value<std::string>(&o.tokenizer)->default_value(o.tokenizer),
      "tokenizer spec: char, ntv2-6mer, caduceus, kmer-overlap:K, codon, protein")
     ("tokenizer-file", po::value<std::string>(&o.tokenizer_file), "load the tokenizer from a tokenizer.json")
-    ("arch", po::value<std::string>(&o.arch)->default_value(o.arch), ("preset or config.json:" + presets).c_str())
+    ("arch", po::value<std::string>(&o.arch)->default_value(o.arch),
+     ("preset (parameter counts with the char tokenizer) or config.json:" + presets).c_str())
     ("objective", po::value<std::string>(&o.objective)->default_value(o.objective),
      "clm (causal, next token) or mlm (masked, bidirectional)")
     ("steps", po::value<int64_t>(&o.steps)->default_value(o.steps), "optimizer steps")

@@ -8,6 +8,7 @@ int cmd_info(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_pretrain(int argc, char** argv);
 int cmd_embed(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 
 struct Command {
   const char* name;

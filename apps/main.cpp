@@ -15,6 +15,7 @@ const Command* commands() {
       {"tokenize", &cmd_tokenize, "tokenize FASTA/FASTQ/SAM/BAM/CRAM sequences or regions to token ids"},
       {"pretrain", &cmd_pretrain, "pretrain a model (causal or masked LM) on sequence files"},
       {"embed", &cmd_embed, "write pooled embeddings of sequences or windows to HDF5"},
+      {"convert", &cmd_convert, "import a model directory (Hugging Face ESM/NTv2, Mamba, mamba_ssm)"},
       {nullptr, nullptr, nullptr},
   };
   return table;

@@ -131,7 +131,7 @@ EmbedSummary run_embed(const EmbedOptions& options) {
   EmbedSummary summary;
   const int64_t n_blocks = model.dir.model->backbone()->num_layers();
   summary.layer = models::resolve_layer(options.layer, n_blocks);
-  summary.dim = model.dir.config.backbone.d_model;
+  summary.dim = model.dir.config.hidden_size();  // 2 * d_model for RCPS models (model.h)
 
   EmbeddingWriterOptions wo;
   wo.dim = summary.dim;

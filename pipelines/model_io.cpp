@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "libseq/core/error.h"
+#include "pipelines/presets.h"
 #include "pipelines/registry.h"
 
 namespace strand::pipelines {
@@ -12,14 +13,20 @@ LoadedModel load_model(const std::string& dir) {
   out.dir = models::load_model_dir(dir);
   const std::string source = (std::filesystem::path(dir) / "tokenizer.json").string();
   if (out.dir.tokenizer.is_null()) {
-    out.tokenizer = tokenizer_registry().create("ntv2-6mer");
+    // An imported Hugging Face directory names our tokenizer in its config when we have one (NTv2).
+    const auto& info = out.dir.config.tokenizer;
+    const bool named = out.dir.format != "strand" && info.is_object() && info.contains("spec") &&
+                       info.at("spec").is_string();
+    if (!named)
+      throw ConfigError(dir + ": the model has no tokenizer strand can use (" +
+                        (out.dir.format == "strand" ? std::string("no tokenizer.json")
+                                                    : std::string("Hugging Face tokenizer files are not read")) +
+                        "); attach one with `strand convert " + dir + " --out NEW_DIR --tokenizer SPEC`");
+    out.tokenizer = tokenizer_registry().create(info.at("spec").get<std::string>());
   } else {
     out.tokenizer = tokenizer_registry().from_json(out.dir.tokenizer, source);
   }
-  if (out.tokenizer->vocab_size() != out.dir.config.vocab_size)
-    throw ConfigError(source + ": tokenizer '" + out.tokenizer->spec() + "' has " +
-                      std::to_string(out.tokenizer->vocab_size()) + " tokens, the model's vocab_size is " +
-                      std::to_string(out.dir.config.vocab_size));
+  check_model_tokenizer(out.dir.config, *out.tokenizer, source);
   out.dir.model->eval();
   return out;
 }

@@ -15,8 +15,11 @@ struct LoadedModel {
 };
 
 /// models::load_model_dir plus the tokenizer: tokenizer.json through the tokenizer registry, or,
-/// for an imported Hugging Face NTv2 directory, our ntv2-6mer tokenizer. The tokenizer's
-/// vocabulary size must equal the model's. The model is put in eval mode.
+/// for an imported Hugging Face directory, the tokenizer its config names (ntv2-6mer for NTv2);
+/// an imported directory without one (Hugging Face Mamba) is a ConfigError that says how to
+/// attach a tokenizer (`strand convert --tokenizer`). The tokenizer's
+/// vocabulary size must equal the model's, and an RCPS model needs a single-base tokenizer with
+/// the model's complement map (check_model_tokenizer, presets.h). The model is put in eval mode.
 /// Throws as load_model_dir, and ConfigError for a tokenizer that does not fit the model.
 LoadedModel load_model(const std::string& dir);
 

@@ -3,9 +3,12 @@
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
 
+#include <cmath>
 #include <filesystem>
 #include <regex>
+#include <utility>
 
+#include "kernels/rc_ids/rc_ids.h"
 #include "libseq/core/config.h"
 #include "libseq/core/error.h"
 #include "libseq/io/safetensors.h"
@@ -105,36 +108,54 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   c.pad_id = r.required<int64_t>("pad_id");
   c.backbone = BackboneConfig::from_json(r.raw("backbone"), source);
   c.head = HeadConfig::from_json(r.raw("head"), source);
+  if (r.has("rcps")) c.rcps = RcpsConfig::from_json(r.raw("rcps"), source);
   if (r.has("tokenizer")) c.tokenizer = r.raw("tokenizer");
   if (r.has("provenance")) c.provenance = r.raw("provenance");
   r.finish();
-  if (c.vocab_size <= 0) throw ConfigError(r.where("vocab_size") + " must be positive");
-  if (c.pad_id < 0 || c.pad_id >= c.vocab_size)
-    throw ConfigError(r.where("pad_id") + " " + std::to_string(c.pad_id) + " is outside the vocabulary [0, " +
-                      std::to_string(c.vocab_size) + ")");
-  if (c.architecture == "esm") {
+  c.validate(source);
+  return c;
+}
+
+void ModelConfig::validate(const std::string& source) const {
+  if (vocab_size <= 0) throw ConfigError(source + ": vocab_size must be positive");
+  if (pad_id < 0 || pad_id >= vocab_size)
+    throw ConfigError(source + ": pad_id " + std::to_string(pad_id) + " is outside the vocabulary [0, " +
+                      std::to_string(vocab_size) + ")");
+  if (architecture == "esm") {
     // The ESM layout is the strand backbone with fixed settings; anything else would not match
     // the checkpoints it exists to load.
     std::vector<std::string> wrong;
-    const auto& b = c.backbone;
+    const auto& b = backbone;
     if (b.pattern.find_first_not_of('A') != std::string::npos) wrong.push_back("pattern must be attention only");
     if (b.norm != nn::NormKind::Layer || !b.norm_bias) wrong.push_back("norm must be 'layer' with norm_bias");
     if (b.mlp != nn::MlpKind::SwiGLU) wrong.push_back("mlp must be 'swiglu'");
     if (!b.final_norm) wrong.push_back("final_norm must be true");
     if (!b.mixers.at("A").at("bias").get<bool>()) wrong.push_back("attention bias must be true");
+    if (rcps.enabled) wrong.push_back("rcps must be off");
     if (!wrong.empty()) {
       std::string text;
       for (const auto& w : wrong) text += (text.empty() ? "" : "; ") + w;
       throw ConfigError(source + ": architecture 'esm': " + text);
     }
   }
-  return c;
+  rcps.validate(vocab_size, pad_id, source);
+  if (rcps.enabled) {
+    if (head.kind == HeadKind::CausalLM)
+      throw ConfigError(source + ": rcps cannot be used with a causal-LM head: the reverse-complement stream reads "
+                                 "the tokens the forward stream predicts (use a masked-LM head, objective mlm)");
+    const bool sequence_head =
+        head.kind == HeadKind::SequenceClassification || head.kind == HeadKind::SequenceRegression;
+    if (sequence_head && head.pooling != Pooling::Mean && head.pooling != Pooling::Max)
+      throw ConfigError(source + ": head.pooling '" + pooling_name(head.pooling) +
+                        "' is not reverse-complement invariant; rcps models pool with 'mean' or 'max'");
+  }
 }
 
 nlohmann::json ModelConfig::to_json() const {
   return {{"format", "strand-model"},   {"format_version", 1},         {"architecture", architecture},
           {"vocab_size", vocab_size},    {"pad_id", pad_id},            {"backbone", backbone.to_json()},
-          {"head", head.to_json()},      {"tokenizer", tokenizer},      {"provenance", provenance}};
+          {"head", head.to_json()},      {"rcps", rcps.to_json()},      {"tokenizer", tokenizer},
+          {"provenance", provenance}};
 }
 
 at::Tensor pool(const at::Tensor& hidden, const at::Tensor& mask, Pooling pooling) {
@@ -188,6 +209,7 @@ ClassifierHeadImpl::ClassifierHeadImpl(int64_t d_model, int64_t num_labels) {
 at::Tensor ClassifierHeadImpl::forward(const at::Tensor& x) { return classifier_->forward(x); }
 
 SequenceModelImpl::SequenceModelImpl(const ModelConfig& config) : config_(config) {
+  config_.validate("model config");
   const int64_t d = config_.backbone.d_model;
   embed_ = register_module("embed", torch::nn::Embedding(config_.vocab_size, d));
   {
@@ -201,9 +223,43 @@ SequenceModelImpl::SequenceModelImpl(const ModelConfig& config) : config_(config
   } else if (h.kind != HeadKind::None) {
     classifier_ = register_module("head", ClassifierHead(d, h.num_labels));
   }
+  if (config_.rcps.enabled) complement_ = at::tensor(config_.rcps.complement, at::kLong);
+}
+
+at::Tensor SequenceModelImpl::complement_on(const at::Device& device) const {
+  return complement_.device() == device ? complement_ : complement_.to(device);
+}
+
+void SequenceModelImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  if (complement_.defined()) complement_ = complement_.to(device);
+}
+
+void SequenceModelImpl::to(torch::Dtype dtype, bool non_blocking) { torch::nn::Module::to(dtype, non_blocking); }
+
+void SequenceModelImpl::to(torch::Device device, bool non_blocking) {
+  torch::nn::Module::to(device, non_blocking);
+  if (complement_.defined()) complement_ = complement_.to(device);
+}
+
+at::Tensor SequenceModelImpl::rcps_head_logits(const at::Tensor& forward, const at::Tensor& reverse) {
+  if (lm_head_) {
+    // The RC stream's prediction for token v at a position is its prediction for complement[v].
+    const at::Tensor from_reverse = lm_head_->forward(reverse, embed_->weight);
+    return lm_head_->forward(forward, embed_->weight) +
+           from_reverse.index_select(-1, complement_on(from_reverse.device()));
+  }
+  STRAND_CHECK(classifier_, "this model has no head (head kind 'none')");
+  return classifier_->forward((forward + reverse) * 0.5);
 }
 
 at::Tensor SequenceModelImpl::head_logits(const at::Tensor& hidden) {
+  if (config_.rcps.enabled) {
+    STRAND_CHECK(hidden.dim() >= 1 && hidden.size(-1) == config_.hidden_size(), "head_logits: expected ",
+                 config_.hidden_size(), " channels (rcps: forward and reverse-complement halves), got ", hidden.sizes());
+    const auto [forward, reverse] = rcps_split(hidden);
+    return rcps_head_logits(forward, reverse);
+  }
   if (lm_head_) return lm_head_->forward(hidden, embed_->weight);
   STRAND_CHECK(classifier_, "this model has no head (head kind 'none')");
   return classifier_->forward(hidden);
@@ -212,26 +268,73 @@ at::Tensor SequenceModelImpl::head_logits(const at::Tensor& hidden) {
 ModelOutput SequenceModelImpl::forward(const at::Tensor& ids, const at::Tensor& mask, Taps* taps) {
   STRAND_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong, "model: ids must be a (batch, length) int64 tensor, got ",
                ids.sizes(), " ", ids.scalar_type());
-  at::Tensor x = embed_->forward(ids);
-  if (mask.defined()) x = x * mask.unsqueeze(-1).to(x.scalar_type());
+  if (!config_.rcps.enabled) {
+    at::Tensor x = embed_->forward(ids);
+    if (mask.defined()) x = x * mask.unsqueeze(-1).to(x.scalar_type());
+    ModelOutput out;
+    out.hidden = backbone_->forward(x, mask, taps);
+    switch (config_.head.kind) {
+      case HeadKind::None: break;
+      case HeadKind::CausalLM:
+      case HeadKind::MaskedLM:
+      case HeadKind::TokenClassification: out.logits = head_logits(out.hidden); break;
+      case HeadKind::SequenceClassification:
+      case HeadKind::SequenceRegression:
+        out.logits = classifier_->forward(pool(out.hidden, mask, config_.head.pooling));
+        break;
+    }
+    return out;
+  }
+
+  // RCPS: one backbone pass over [ids; rc(ids)] (2B rows, same mask), then the RC rows are
+  // reversed back to forward order (rcps.h).
+  const int64_t b = ids.size(0), l = ids.size(1);
+  if (mask.defined())
+    STRAND_CHECK(mask.dim() == 2 && mask.size(0) == b && mask.size(1) == l && mask.scalar_type() == at::kBool,
+                 "model: mask must be a (batch, length) bool tensor matching ids ", ids.sizes(), ", got ", mask.sizes(),
+                 " ", mask.scalar_type());
+  const at::Tensor lengths = lengths_from_mask(mask, b, l, ids.device());
+  const at::Tensor rc = kernels::reverse_complement_ids(
+      ids, complement_on(ids.device()), mask.defined() ? compat::optional<at::Tensor>(lengths) : compat::nullopt);
+  const at::Tensor both_mask = mask.defined() ? at::cat({mask, mask}) : at::Tensor();
+  at::Tensor x = embed_->forward(at::cat({ids, rc}));
+  if (mask.defined()) x = x * both_mask.unsqueeze(-1).to(x.scalar_type());
+  Taps inner;
+  if (taps != nullptr) inner.layers = taps->layers;
+  const at::Tensor h = backbone_->forward(x, both_mask, taps != nullptr ? &inner : nullptr);
+  const auto forward_of = [&](const at::Tensor& t) { return t.narrow(0, 0, b); };
+  const auto reverse_of = [&](const at::Tensor& t) { return reverse_rows(t.narrow(0, b, b), lengths); };
+  if (taps != nullptr) {
+    taps->outputs.clear();
+    for (const auto& t : inner.outputs) taps->outputs.push_back(rcps_join(forward_of(t), reverse_of(t)));
+  }
+  const at::Tensor forward = forward_of(h), reverse = reverse_of(h);
   ModelOutput out;
-  out.hidden = backbone_->forward(x, mask, taps);
+  out.hidden = rcps_join(forward, reverse);
   switch (config_.head.kind) {
     case HeadKind::None: break;
     case HeadKind::CausalLM:
     case HeadKind::MaskedLM:
-    case HeadKind::TokenClassification: out.logits = head_logits(out.hidden); break;
+    case HeadKind::TokenClassification: out.logits = rcps_head_logits(forward, reverse); break;
     case HeadKind::SequenceClassification:
     case HeadKind::SequenceRegression:
-      out.logits = classifier_->forward(pool(out.hidden, mask, config_.head.pooling));
+      out.logits = classifier_->forward(pool((forward + reverse) * 0.5, mask, config_.head.pooling));
       break;
   }
   return out;
 }
 
+BackboneState SequenceModelImpl::make_state(int64_t batch) const {
+  STRAND_CHECK(!config_.rcps.enabled,
+               "step-by-step decoding is not available for reverse-complement parameter sharing (rcps) models: "
+               "each position depends on the whole sequence through the reverse-complement stream");
+  return backbone_->make_state(batch);
+}
+
 at::Tensor SequenceModelImpl::step(const at::Tensor& ids_t, BackboneState& state) {
   STRAND_CHECK(ids_t.dim() == 1 && ids_t.scalar_type() == at::kLong, "model step: ids must be (batch) int64");
   STRAND_CHECK(lm_head_, "step-by-step decoding needs an LM head");
+  STRAND_CHECK(!config_.rcps.enabled, "step-by-step decoding is not available for rcps models");
   return head_logits(backbone_->step(embed_->forward(ids_t), state));
 }
 
@@ -278,7 +381,7 @@ void save_model_dir(const std::string& dir, const ModelConfig& config, SequenceM
   const auto path = [&](const char* name) { return (std::filesystem::path(dir) / name).string(); };
   io::save_safetensors(path("model.safetensors"), state_dict(*model),
                        {{"format", "pt"}, {"architecture", config.architecture}});
-  save_json(path("tokenizer.json"), tokenizer);
+  if (!tokenizer.is_null()) save_json(path("tokenizer.json"), tokenizer);
   // config.json last: a directory with a config.json is complete.
   save_json(path("config.json"), config.to_json());
 }
@@ -398,6 +501,256 @@ std::map<std::string, at::Tensor> tensors_from_hf_esm(const std::map<std::string
   return out;
 }
 
+namespace {
+
+// Typed reads of an external (Hugging Face / mamba_ssm) config: a missing required key or a value
+// of the wrong type is a ConfigError naming the file, the format and the key. null = absent.
+class ExternalConfig {
+ public:
+  ExternalConfig(const nlohmann::json& j, std::string source, std::string format, std::string prefix = "")
+      : j_(j), source_(std::move(source)), format_(std::move(format)), prefix_(std::move(prefix)) {}
+
+  bool has(const char* key) const { return j_.is_object() && j_.contains(key) && !j_.at(key).is_null(); }
+  const nlohmann::json& raw(const char* key) const { return j_.at(key); }
+  std::string name(const char* key) const { return prefix_ + key; }
+
+  int64_t integer(const char* key) const {
+    require(key);
+    const auto& v = j_.at(key);
+    if (!v.is_number_integer()) wrong(key, "an integer");
+    return v.get<int64_t>();
+  }
+  int64_t integer(const char* key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
+  double number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    if (!v.is_number()) wrong(key, "a number");
+    return v.get<double>();
+  }
+  bool flag(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    if (!v.is_boolean()) wrong(key, "true or false");
+    return v.get<bool>();
+  }
+  std::string text(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    if (!v.is_string()) wrong(key, "a string");
+    return v.get<std::string>();
+  }
+
+ private:
+  void require(const char* key) const {
+    if (!has(key)) throw ConfigError(source_ + ": " + format_ + " config lacks '" + name(key) + "'");
+  }
+  [[noreturn]] void wrong(const char* key, const char* expected) const {
+    throw ConfigError(source_ + ": " + format_ + " config: '" + name(key) + "' must be " + expected + ", found " +
+                      j_.at(key).dump());
+  }
+
+  const nlohmann::json& j_;
+  std::string source_;
+  std::string format_;
+  std::string prefix_;
+};
+
+const char* mamba_format_name(const std::string& model_type) {
+  if (model_type == "mamba") return "Hugging Face Mamba";
+  if (model_type == "mamba2") return "Hugging Face Mamba-2";
+  return "mamba_ssm";
+}
+
+}  // namespace
+
+bool is_mamba_ssm_config(const nlohmann::json& raw) {
+  return raw.is_object() && !raw.contains("model_type") && !raw.contains("format") && raw.contains("ssm_cfg") &&
+         raw.contains("d_model") && raw.contains("n_layer");
+}
+
+ModelConfig config_from_hf_mamba(const nlohmann::json& hf, const std::string& source) {
+  const std::string type =
+      hf.contains("model_type") && hf.at("model_type").is_string() ? hf.at("model_type").get<std::string>() : "";
+  if (!type.empty() && type != "mamba" && type != "mamba2")
+    throw ConfigError(source + ": model_type '" + type + "' is not a Mamba config");
+  const bool ssm = type.empty();  // mamba_ssm's own config.json (MambaConfig: d_model, n_layer, ssm_cfg)
+  const std::string format = mamba_format_name(type);
+  const ExternalConfig top(hf, source, format);
+  const nlohmann::json ssm_cfg_json =
+      ssm && top.has("ssm_cfg") ? hf.at("ssm_cfg") : nlohmann::json::object();
+  if (!ssm_cfg_json.is_object()) throw ConfigError(source + ": mamba_ssm config: 'ssm_cfg' must be an object");
+  // Mixer settings: the top level of a Hugging Face config, ssm_cfg of a mamba_ssm one.
+  const ExternalConfig mix = ssm ? ExternalConfig(ssm_cfg_json, source, format, "ssm_cfg.") : top;
+  const std::string layer = type == "mamba2" ? "Mamba2" : type == "mamba" ? "Mamba1" : mix.text("layer", "Mamba1");
+
+  std::vector<std::string> unsupported;
+  ModelConfig c;
+  BackboneConfig& b = c.backbone;
+  int64_t n_layers = 0;
+  if (!ssm) {
+    b.d_model = top.integer("hidden_size");
+    n_layers = top.integer("num_hidden_layers");
+    c.vocab_size = top.integer("vocab_size");
+    b.norm_eps = top.number("layer_norm_epsilon", 1e-5);
+    // transformers' defaults: MambaConfig ties (PretrainedConfig), Mamba2Config does not.
+    c.head.tied = top.flag("tie_word_embeddings", type == "mamba");
+    c.pad_id = top.integer("pad_token_id", 0);
+    const std::string act = top.text("hidden_act", "silu");
+    if (act != "silu") unsupported.push_back("hidden_act '" + act + "' (Mamba blocks use 'silu')");
+    if (!top.flag("rms_norm", true)) unsupported.push_back("rms_norm = false");
+  } else {
+    b.d_model = top.integer("d_model");
+    n_layers = top.integer("n_layer");
+    // mamba_ssm stores the tokenizer's vocabulary; the embedding is padded up to a multiple.
+    const int64_t multiple = top.integer("pad_vocab_size_multiple", 8);
+    c.vocab_size = top.integer("vocab_size");
+    if (multiple > 1) c.vocab_size = (c.vocab_size + multiple - 1) / multiple * multiple;
+    b.norm_eps = top.number("norm_epsilon", 1e-5);
+    c.head.tied = top.flag("tie_embeddings", true);
+    c.pad_id = 0;
+    if (!top.flag("rms_norm", true)) {
+      b.norm = nn::NormKind::Layer;  // mamba_ssm's LayerNorm has a bias
+      b.norm_bias = true;
+    }
+    if (top.integer("d_intermediate", 0) != 0)
+      unsupported.push_back("d_intermediate = " + std::to_string(top.integer("d_intermediate")) +
+                            " (gated-MLP Mamba blocks)");
+    if (top.has("attn_layer_idx") && !(top.raw("attn_layer_idx").is_array() && top.raw("attn_layer_idx").empty()))
+      unsupported.push_back("attn_layer_idx " + top.raw("attn_layer_idx").dump() + " (hybrid attention layers)");
+  }
+  if (b.d_model <= 0 || n_layers <= 0)
+    throw ConfigError(source + ": " + format + " config: the width and the number of layers must be positive");
+
+  nlohmann::json options = nlohmann::json::object();
+  const int64_t d_conv = mix.integer(ssm ? "d_conv" : "conv_kernel", 4);
+  if (d_conv < 2 || d_conv > 4)
+    unsupported.push_back(mix.name(ssm ? "d_conv" : "conv_kernel") + " = " + std::to_string(d_conv) +
+                          " (the causal convolution supports widths 2 to 4)");
+  options["d_conv"] = d_conv;
+  const int64_t expand = mix.integer("expand", 2);
+  options["expand"] = expand;
+  options["conv_bias"] = mix.flag(ssm ? "conv_bias" : "use_conv_bias", true);
+  options["bias"] = mix.flag(ssm ? "bias" : "use_bias", false);
+  options["dt_min"] = mix.number(ssm ? "dt_min" : "time_step_min", 0.001);
+  options["dt_max"] = mix.number(ssm ? "dt_max" : "time_step_max", 0.1);
+  options["dt_init_floor"] = mix.number(ssm ? "dt_init_floor" : "time_step_floor", 1e-4);
+  if (!ssm && top.has("intermediate_size") && top.integer("intermediate_size") != expand * b.d_model)
+    unsupported.push_back("intermediate_size " + std::to_string(top.integer("intermediate_size")) +
+                          " (must be expand x hidden_size = " + std::to_string(expand * b.d_model) + ")");
+  char letter = 'M';
+  if (layer == "Mamba1") {
+    options["d_state"] = mix.integer(ssm ? "d_state" : "state_size", 16);
+    const char* rank_key = ssm ? "dt_rank" : "time_step_rank";
+    if (mix.has(rank_key)) {
+      const auto& v = mix.raw(rank_key);
+      if (v.is_string() && v.get<std::string>() == "auto") options["dt_rank"] = "auto";
+      else options["dt_rank"] = mix.integer(rank_key);
+    }
+    options["dt_scale"] = mix.number(ssm ? "dt_scale" : "time_step_scale", 1.0);
+    options["dt_init"] = mix.text(ssm ? "dt_init" : "time_step_init_scheme", "random");
+  } else if (layer == "Mamba2") {
+    letter = '2';
+    options["d_state"] = mix.integer(ssm ? "d_state" : "state_size", 128);
+    const int64_t headdim = mix.integer(ssm ? "headdim" : "head_dim", 64);
+    options["headdim"] = headdim;
+    const int64_t groups = mix.integer(ssm ? "ngroups" : "n_groups", ssm ? 1 : 8);
+    options["ngroups"] = groups;
+    options["chunk_size"] = mix.integer("chunk_size", 256);
+    if (!ssm) {
+      if (top.has("num_heads") && top.integer("num_heads") * headdim != expand * b.d_model)
+        unsupported.push_back("num_heads " + std::to_string(top.integer("num_heads")) + " x head_dim " +
+                              std::to_string(headdim) + " != expand x hidden_size " + std::to_string(expand * b.d_model));
+      // transformers' MambaRMSNormGated normalises all channels at once; strand (like mamba_ssm)
+      // normalises each group, so the two agree only with one group.
+      if (groups != 1)
+        unsupported.push_back("n_groups = " + std::to_string(groups) +
+                              " (transformers normalises the gated RMSNorm over all groups at once; strand, like "
+                              "mamba_ssm, per group: they agree only for n_groups = 1)");
+      if (top.has("time_step_limit")) {
+        const auto& v = top.raw("time_step_limit");
+        const bool unlimited = v.is_array() && v.size() == 2 && v[0].is_number() && v[0].get<double>() == 0.0 &&
+                               (v[1].is_null() || (v[1].is_number() && std::isinf(v[1].get<double>())));
+        if (!unlimited) options["dt_limit"] = v;
+      }
+    } else {
+      if (!mix.flag("rmsnorm", true)) unsupported.push_back("ssm_cfg.rmsnorm = false");
+      if (mix.flag("D_has_hdim", false)) unsupported.push_back("ssm_cfg.D_has_hdim = true");
+      options["norm_before_gate"] = mix.flag("norm_before_gate", false);
+      if (mix.has("d_ssm") && mix.integer("d_ssm") != expand * b.d_model)
+        unsupported.push_back("ssm_cfg.d_ssm " + std::to_string(mix.integer("d_ssm")) + " (a gated-MLP branch)");
+      if (mix.has("dt_limit")) {
+        const auto& v = mix.raw("dt_limit");
+        const bool unlimited = v.is_array() && v.size() == 2 && v[0].is_number() && v[0].get<double>() == 0.0 &&
+                               (v[1].is_null() || (v[1].is_number() && std::isinf(v[1].get<double>())));
+        if (!unlimited) options["dt_limit"] = v;
+      }
+    }
+  } else {
+    unsupported.push_back("ssm_cfg.layer '" + layer + "' (supported: Mamba1, Mamba2)");
+  }
+  if (!unsupported.empty()) {
+    std::string text;
+    for (const auto& u : unsupported) text += "\n  " + u;
+    throw ConfigError(source + ": unsupported " + format + " settings:" + text);
+  }
+  b.pattern = std::string(static_cast<size_t>(n_layers), letter);
+  b.causal = true;
+  b.mlp = nn::MlpKind::None;
+  b.mlp_hidden = 0;
+  b.final_norm = true;
+  b.mixers = {{std::string(1, letter), options}};
+  b.normalise(source);
+  c.head.kind = HeadKind::CausalLM;
+  c.architecture = "strand";
+  c.tokenizer = nlohmann::json::object();  // transformers tokenizers are not read (model_io.h)
+  c.provenance = {{"imported_from", format + " checkpoint"}, {"source", source}};
+  if (!type.empty()) c.provenance["model_type"] = type;
+  c.validate(source);
+  return c;
+}
+
+std::map<std::string, at::Tensor> tensors_from_hf_mamba(const std::map<std::string, at::Tensor>& hf,
+                                                        ModelConfig& config, const std::string& source) {
+  static const std::regex layer_key(R"(backbone\.layers\.(\d+)\.(norm|mixer)\.(.+))");
+  std::map<std::string, at::Tensor> out;
+  std::string embedding_name;
+  at::Tensor lm_head;
+  for (const auto& [name, tensor] : hf) {
+    if (name == "backbone.embeddings.weight" || name == "backbone.embedding.weight") {
+      if (!embedding_name.empty())
+        throw InputError(source + ": the checkpoint has both '" + embedding_name + "' and '" + name +
+                         "'; expected one token embedding");
+      embedding_name = name;
+      out["embed.weight"] = tensor;
+      continue;
+    }
+    if (name == "lm_head.weight") {
+      lm_head = tensor;
+      continue;
+    }
+    std::smatch m;
+    if (std::regex_match(name, m, layer_key)) {
+      const std::string where = m[2].str() == "norm" ? ".norm1." : ".mixer.";
+      out["backbone.blocks." + m[1].str() + where + m[3].str()] = tensor;
+      continue;
+    }
+    out[name] = tensor;  // backbone.norm_f.*; anything else is reported as unexpected
+  }
+  if (lm_head.defined()) {
+    const auto embedding = out.find("embed.weight");
+    const bool same = embedding != out.end() && embedding->second.sizes() == lm_head.sizes() &&
+                      at::equal(embedding->second, lm_head.to(embedding->second.scalar_type()));
+    if (!(config.head.tied && same)) {
+      config.head.tied = false;  // an LM head of its own
+      out["head.decoder.weight"] = lm_head;
+    }
+  } else if (!config.head.tied) {
+    throw InputError(source + ": the config unties the LM head (tie_word_embeddings false) but the checkpoint has "
+                              "no 'lm_head.weight'");
+  }
+  return out;
+}
+
 ModelDir load_model_dir(const std::string& dir) {
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   if (!std::filesystem::exists(config_path))
@@ -405,35 +758,44 @@ ModelDir load_model_dir(const std::string& dir) {
                         "tokenizer.json)");
   const nlohmann::json raw = load_json(config_path);
   ModelDir out;
-  const bool hf = raw.is_object() && raw.contains("model_type");
-  if (hf) {
+  if (raw.is_object() && raw.contains("model_type")) {
     const std::string type = raw.at("model_type").is_string() ? raw.at("model_type").get<std::string>() : "?";
-    if (type != "esm")
+    if (type == "esm") {
+      out.format = "hf-esm";
+      out.config = config_from_hf_esm(raw, config_path);
+    } else if (type == "mamba" || type == "mamba2") {
+      out.format = "hf-" + type;
+      out.config = config_from_hf_mamba(raw, config_path);
+    } else {
       throw ConfigError(config_path + ": Hugging Face model_type '" + type +
-                        "' cannot be imported (supported: 'esm', the Nucleotide Transformer v2 layout)");
-    out.config = config_from_hf_esm(raw, config_path);
+                        "' cannot be imported (supported: 'esm', the Nucleotide Transformer v2 layout; 'mamba'; "
+                        "'mamba2')");
+    }
+  } else if (is_mamba_ssm_config(raw)) {
+    out.format = "mamba_ssm";
+    out.config = config_from_hf_mamba(raw, config_path);
   } else {
+    out.format = "strand";
     out.config = ModelConfig::from_json(raw, config_path);
   }
-  out.model = SequenceModel(out.config);
+  const bool imported = out.format != "strand";
   auto tensors = io::load_weights(dir);
-  if (hf) {
+  if (out.format == "hf-esm") {
     bool has_head = false;
     for (const auto& [name, t] : tensors)
       if (name.rfind("lm_head.", 0) == 0) has_head = true;
-    if (!has_head) {  // EsmModel without the LM head
-      out.config.head.kind = HeadKind::None;
-      out.model = SequenceModel(out.config);
-    }
+    if (!has_head) out.config.head.kind = HeadKind::None;  // EsmModel without the LM head
     tensors = tensors_from_hf_esm(tensors, out.config, dir);
+  } else if (imported) {
+    tensors = tensors_from_hf_mamba(tensors, out.config, dir);
   }
+  out.model = SequenceModel(out.config);
   load_state_dict(*out.model, tensors, (std::filesystem::path(dir) / "model.safetensors").string());
   // A Hugging Face directory's tokenizer files are in the transformers format; the NTv2 6-mer
   // tokenizer is ours (config.tokenizer.spec names it), so they are not read.
-  if (!hf) {
+  if (!imported) {
     const auto tokenizer_path = std::filesystem::path(dir) / "tokenizer.json";
-    if (!std::filesystem::exists(tokenizer_path)) throw IoError(dir + ": model directory has no tokenizer.json");
-    out.tokenizer = load_json(tokenizer_path.string());
+    if (std::filesystem::exists(tokenizer_path)) out.tokenizer = load_json(tokenizer_path.string());
   }
   return out;
 }

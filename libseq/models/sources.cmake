@@ -1,4 +1,5 @@
 set(STRAND_SEQ_MODELS_SOURCES
   models/backbone.cpp
   models/model.cpp
+  models/rcps.cpp
 )

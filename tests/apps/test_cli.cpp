@@ -4,10 +4,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ATen/ATen.h>
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+
+#include "libseq/core/config.h"
+#include "libseq/io/safetensors.h"
 
 namespace {
 
@@ -33,11 +41,17 @@ const std::string kFasta = std::string(STRAND_TEST_DATA) + "/pipelines/ce_3x600.
 }  // namespace
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"info", "tokenize", "pretrain", "embed"}) {
+  for (const char* cmd : {"info", "tokenize", "pretrain", "embed", "convert"}) {
     const auto r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find(std::string("Usage: strand ") + cmd), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("--threads"), std::string::npos) << r.output;
+    if (std::string(cmd) == "pretrain") {  // every preset, with its parameter count
+      for (const char* preset :
+           {"tiny", "mamba-0.5m", "mamba-2m", "mamba-8m", "mamba2-2m", "caduceus-2m", "caduceus-8m"})
+        EXPECT_NE(r.output.find(std::string(preset) + ": "), std::string::npos) << preset;
+      EXPECT_NE(r.output.find("(0.47M parameters)"), std::string::npos) << r.output;
+    }
   }
   const auto top = run("--help");
   EXPECT_EQ(top.status, 0);
@@ -99,4 +113,78 @@ TEST(Cli, PretrainThenEmbedEndToEnd) {
   EXPECT_EQ(shard.status, 1);
   EXPECT_NE(shard.output.find("--shard 3/2"), std::string::npos) << shard.output;
   std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, ConvertChecksAndImportsModelDirectories) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("strand-cli-convert-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto at_dir = [&](const char* name) { return (dir / name).string(); };
+  const auto p = run("pretrain -q --data " + kFasta + " --arch mamba-0.5m --steps 1 --batch 2 --seq-len 32 " +
+                     "--val-every 1 --val-windows 2 --val-fraction 0.2 --threads 2 --out " + at_dir("model"));
+  ASSERT_EQ(p.status, 0) << p.output;
+
+  // Our own directory: reported, checked, copied with provenance.
+  const auto own = run("convert " + at_dir("model") + " --out " + at_dir("copy"));
+  ASSERT_EQ(own.status, 0) << own.output;
+  EXPECT_NE(own.output.find("strand model directory"), std::string::npos) << own.output;
+  EXPECT_NE(own.output.find("4 blocks (4 x M (mamba)), d_model 128"), std::string::npos) << own.output;
+  EXPECT_NE(own.output.find("head: clm, tied"), std::string::npos) << own.output;
+  EXPECT_NE(own.output.find("reproduced exactly"), std::string::npos) << own.output;
+  const auto copy_config = strand::load_json(at_dir("copy/config.json"));
+  EXPECT_EQ(copy_config["provenance"]["source_format"], "strand");
+  EXPECT_EQ(copy_config["provenance"]["converted_from"], fs::absolute(dir / "model").lexically_normal().string());
+  EXPECT_TRUE(fs::exists(dir / "copy" / "tokenizer.json"));
+  EXPECT_FALSE(fs::exists(dir / "copy.partial"));
+
+  // The same weights as a Hugging Face MambaForCausalLM directory (its key names and config).
+  fs::create_directories(dir / "hf");
+  std::map<std::string, at::Tensor> hf;
+  static const std::regex block(R"(backbone\.blocks\.(\d+)\.(norm1|mixer)\.(.+))");
+  for (const auto& [name, t] : strand::io::load_safetensors(at_dir("model/model.safetensors"))) {
+    std::smatch m;
+    if (name == "embed.weight") hf["backbone.embeddings.weight"] = t;
+    else if (std::regex_match(name, m, block))
+      hf["backbone.layers." + m[1].str() + (m[2].str() == "norm1" ? ".norm." : ".mixer.") + m[3].str()] = t;
+    else hf[name] = t;
+  }
+  strand::io::save_safetensors(at_dir("hf/model.safetensors"), hf);
+  strand::save_json(at_dir("hf/config.json"),
+                    {{"architectures", {"MambaForCausalLM"}}, {"model_type", "mamba"}, {"hidden_size", 128},
+                     {"intermediate_size", 256}, {"state_size", 16}, {"num_hidden_layers", 4}, {"conv_kernel", 4},
+                     {"expand", 2}, {"time_step_rank", 8}, {"layer_norm_epsilon", 1e-5}, {"use_bias", false},
+                     {"use_conv_bias", true}, {"vocab_size", 10}, {"pad_token_id", 0}, {"hidden_act", "silu"},
+                     {"tie_word_embeddings", true}});
+  const auto bare = run("convert " + at_dir("hf") + " --out " + at_dir("bare"));
+  ASSERT_EQ(bare.status, 0) << bare.output;
+  EXPECT_NE(bare.output.find("Hugging Face Mamba (model_type \"mamba\")"), std::string::npos) << bare.output;
+  EXPECT_NE(bare.output.find("tokenizer: none written"), std::string::npos) << bare.output;
+  EXPECT_FALSE(fs::exists(dir / "bare" / "tokenizer.json"));
+  const auto no_tok = run("embed -q -m " + at_dir("bare") + " -i " + kFasta + " -o " + at_dir("e.h5"));
+  EXPECT_EQ(no_tok.status, 1);
+  EXPECT_NE(no_tok.output.find("--tokenizer SPEC"), std::string::npos) << no_tok.output;
+
+  const auto with_tok = run("convert " + at_dir("hf") + " --out " + at_dir("imported") + " --tokenizer char");
+  ASSERT_EQ(with_tok.status, 0) << with_tok.output;
+  const auto a = strand::io::load_safetensors(at_dir("model/model.safetensors"));
+  const auto b = strand::io::load_safetensors(at_dir("imported/model.safetensors"));
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(at::equal(t, b.at(name))) << name;
+  const auto e = run("embed -q -m " + at_dir("imported") + " -i " + kFasta + " --window 300 -o " + at_dir("e.h5"));
+  EXPECT_EQ(e.status, 0) << e.output;
+
+  // Errors: a tokenizer that does not fit, an existing output, a missing or unsupported source.
+  const auto wrong_tok = run("convert " + at_dir("hf") + " --out " + at_dir("x") + " --tokenizer ntv2-6mer");
+  EXPECT_EQ(wrong_tok.status, 1);
+  EXPECT_NE(wrong_tok.output.find("vocab_size is 10"), std::string::npos) << wrong_tok.output;
+  EXPECT_EQ(run("convert " + at_dir("hf") + " --out " + at_dir("imported")).status, 1);
+  const auto missing = run("convert " + at_dir("nothing") + " --out " + at_dir("x"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("nothing: no such model directory"), std::string::npos) << missing.output;
+  strand::save_json(at_dir("hf/config.json"), {{"model_type", "bert"}, {"hidden_size", 128}});
+  const auto bert = run("convert " + at_dir("hf") + " --out " + at_dir("x"));
+  EXPECT_EQ(bert.status, 1);
+  EXPECT_NE(bert.output.find("model_type 'bert' cannot be imported"), std::string::npos) << bert.output;
+  EXPECT_FALSE(fs::exists(dir / "x"));
+  fs::remove_all(dir);
 }

@@ -2,15 +2,21 @@
 // Oracles: formulas written out here in double precision (norms, SwiGLU, rotary, the ESM /
 // Nucleotide Transformer v2 forward pass from its published equations and key names), and
 // exact equalities where the computation must be identical (save/load, KV-cache decoding in
-// double, padding invariance).
+// double, padding invariance, Hugging Face / mamba_ssm Mamba checkpoints written from our own
+// models), and reverse-complement equivariance of RCPS models.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <regex>
 #include <string>
+#include <vector>
 
 #include "libseq/core/config.h"
 #include "libseq/core/error.h"
@@ -468,4 +474,537 @@ TEST(Training, TinyModelOverfitsOneBatch) {
   }
   EXPECT_GT(first, 2.0);  // about ln 11 = 2.4 at the start
   EXPECT_LT(last, 0.05);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reverse-complement parameter sharing (Caduceus, arXiv 2403.03234 §3.2). The oracle is the
+// biology: the reverse complement of a DNA sequence is the same molecule, so an RCPS model must
+// give logits(rc x)[t, v] = logits(x)[n-1-t, comp v] and hidden(rc x) = RC(hidden(x)) exactly, up
+// to float64 rounding (the two sides run the same rows in a different batch order: 1e-12 leaves
+// room for BLAS blocking, not for a wrong index). The expected tensors are built with plain loops
+// over rows, positions and vocabulary, independent of the gather/flip code in rcps.cpp.
+
+namespace {
+
+// The "char" vocabulary: 0 <pad> 1 <unk> 2 <cls> 3 <eos> 4 <mask> 5 A 6 C 7 G 8 T 9 N.
+const std::vector<int64_t> kCharComplement = {0, 1, 2, 3, 4, 8, 7, 6, 5, 9};
+
+// Bidirectional attention, and BiMamba ('M' in a bidirectional backbone, Caduceus' mixer).
+const std::vector<std::string> kRcpsPatterns = {"AA", "MM"};
+
+models::ModelConfig rcps_config(const std::string& pattern, models::HeadKind head, bool rcps) {
+  models::ModelConfig c;
+  c.vocab_size = 10;
+  c.pad_id = 0;
+  c.backbone.d_model = 16;
+  c.backbone.pattern = pattern;
+  c.backbone.causal = false;
+  if (pattern.find('A') != std::string::npos) c.backbone.mixers = {{"A", {{"n_heads", 2}}}};
+  if (pattern.find('A') == std::string::npos) c.backbone.mlp = nn::MlpKind::None;
+  c.backbone.normalise("test");
+  c.head.kind = head;
+  if (head == models::HeadKind::SequenceClassification || head == models::HeadKind::TokenClassification)
+    c.head.num_labels = 3;
+  if (head == models::HeadKind::SequenceRegression) c.head.num_labels = 1;
+  if (rcps) {
+    c.rcps.enabled = true;
+    c.rcps.complement = kCharComplement;
+  }
+  return c;
+}
+
+struct PaddedBatch {
+  at::Tensor ids;   // (B, L) <cls> content <eos>, then <pad>
+  at::Tensor mask;  // (B, L)
+  std::vector<int64_t> lengths;
+};
+
+PaddedBatch padded_batch(const std::vector<int64_t>& lengths, int64_t width) {
+  PaddedBatch p;
+  p.lengths = lengths;
+  const auto b = static_cast<int64_t>(lengths.size());
+  p.ids = at::zeros({b, width}, at::kLong);
+  p.mask = at::zeros({b, width}, at::kBool);
+  for (int64_t r = 0; r < b; ++r) {
+    const int64_t n = lengths[static_cast<size_t>(r)];
+    p.ids[r].narrow(0, 0, n).copy_(at::randint(1, 10, {n}, at::kLong));  // bases, N and specials
+    p.ids[r][0] = 2;
+    p.ids[r][n - 1] = 3;
+    p.mask[r].narrow(0, 0, n).fill_(true);
+  }
+  return p;
+}
+
+// rc(x) by loops: reverse the real tokens of each row and complement them.
+at::Tensor rc_by_loops(const PaddedBatch& p) {
+  at::Tensor out = p.ids.clone();
+  auto in = p.ids.accessor<int64_t, 2>();
+  auto o = out.accessor<int64_t, 2>();
+  for (int64_t r = 0; r < p.ids.size(0); ++r) {
+    const int64_t n = p.lengths[static_cast<size_t>(r)];
+    for (int64_t t = 0; t < n; ++t) o[r][t] = kCharComplement[static_cast<size_t>(in[r][n - 1 - t])];
+  }
+  return out;
+}
+
+// Largest |a[b, t, ...] - expected| over real positions, where expected[b, t, j] =
+// x[b, n-1-t, perm(j)] (perm given per last-dimension index).
+double max_rc_error(const at::Tensor& a, const at::Tensor& x, const PaddedBatch& p,
+                    const std::function<int64_t(int64_t)>& perm) {
+  double worst = 0;
+  const at::Tensor ad = a.to(at::kDouble), xd = x.to(at::kDouble);
+  auto A = ad.accessor<double, 3>();
+  auto X = xd.accessor<double, 3>();
+  for (int64_t r = 0; r < a.size(0); ++r) {
+    const int64_t n = p.lengths[static_cast<size_t>(r)];
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < a.size(2); ++j) worst = std::max(worst, std::abs(A[r][t][j] - X[r][n - 1 - t][perm(j)]));
+  }
+  return worst;
+}
+
+const std::vector<int64_t> kRcpsLengths = {13, 7, 10};  // one padded batch, rows of different lengths
+
+}  // namespace
+
+TEST(Rcps, LmLogitsAreReverseComplementEquivariant) {
+  for (const auto& pattern : kRcpsPatterns) {
+    // Tied decoder (Caduceus) and untied decoder with the BERT/ESM transform and an output bias.
+    for (const bool tied : {true, false}) {
+      manual_seed(20);
+      auto config = rcps_config(pattern, models::HeadKind::MaskedLM, true);
+      config.head.tied = tied;
+      config.head.transform = !tied;
+      config.head.bias = !tied;
+      models::SequenceModel model(config);
+      model->to(at::kDouble);
+      if (!tied) {
+        torch::NoGradGuard g;
+        model->named_parameters()["head.bias"].normal_();  // a zero bias would hide a bias bug
+      }
+      const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+      PaddedBatch q = p;
+      q.ids = rc_by_loops(p);
+      const at::Tensor a = model->forward(p.ids, p.mask).logits;
+      const at::Tensor b = model->forward(q.ids, p.mask).logits;
+      ASSERT_EQ(a.sizes(), (at::IntArrayRef{3, 14, 10}));
+      EXPECT_GT(a.abs().max().item<double>(), 0.1) << pattern;
+      const auto comp = [](int64_t v) { return kCharComplement[static_cast<size_t>(v)]; };
+      EXPECT_LT(max_rc_error(b, a, p, comp), 1e-12) << pattern << " tied=" << tied;
+      // The complement matters: without it the reversed logits do not match (the test can fail).
+      EXPECT_GT(max_rc_error(b, a, p, [](int64_t v) { return v; }), 1e-3) << pattern;
+    }
+  }
+}
+
+TEST(Rcps, WithoutRcpsTheSameBackboneIsNotEquivariant) {
+  for (const auto& pattern : kRcpsPatterns) {
+    manual_seed(21);
+    models::SequenceModel model(rcps_config(pattern, models::HeadKind::MaskedLM, false));
+    model->to(at::kDouble);
+    const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+    PaddedBatch q = p;
+    q.ids = rc_by_loops(p);
+    const at::Tensor a = model->forward(p.ids, p.mask).logits;
+    const at::Tensor b = model->forward(q.ids, p.mask).logits;
+    const auto comp = [](int64_t v) { return kCharComplement[static_cast<size_t>(v)]; };
+    EXPECT_GT(max_rc_error(b, a, p, comp), 1e-3) << pattern;
+  }
+}
+
+TEST(Rcps, HiddenStatesAndTapsAreEquivariant) {
+  for (const auto& pattern : kRcpsPatterns) {
+    manual_seed(22);
+    const auto config = rcps_config(pattern, models::HeadKind::MaskedLM, true);
+    models::SequenceModel model(config);
+    model->to(at::kDouble);
+    EXPECT_EQ(config.hidden_size(), 32);
+    const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+    PaddedBatch q = p;
+    q.ids = rc_by_loops(p);
+    models::Taps ta, tb;
+    ta.layers = tb.layers = {0, 1, -1};
+    const auto a = model->forward(p.ids, p.mask, &ta);
+    const auto b = model->forward(q.ids, p.mask, &tb);
+    ASSERT_EQ(a.hidden.sizes(), (at::IntArrayRef{3, 14, 32}));
+    // RC of features: reverse the real positions and all 2d channels.
+    const auto flip_channels = [](int64_t c) { return 31 - c; };
+    EXPECT_LT(max_rc_error(b.hidden, a.hidden, p, flip_channels), 1e-12) << pattern;
+    ASSERT_EQ(ta.outputs.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(ta.outputs[i].sizes(), (at::IntArrayRef{3, 14, 32}));
+      EXPECT_LT(max_rc_error(tb.outputs[i], ta.outputs[i], p, flip_channels), 1e-12) << pattern << " tap " << i;
+    }
+    EXPECT_TRUE(at::equal(ta.outputs[2], a.hidden));
+    // Layer 0 is Caduceus' RCPSEmbedding: concat(E(x), flip_{L,C}(E(rc x))).
+    const at::Tensor e = model->embedding()->weight;
+    auto E = ta.outputs[0].accessor<double, 3>();
+    auto Q = q.ids.accessor<int64_t, 2>();
+    auto P = p.ids.accessor<int64_t, 2>();
+    double worst = 0;
+    for (int64_t r = 0; r < 3; ++r) {
+      const int64_t n = p.lengths[static_cast<size_t>(r)];
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t c = 0; c < 16; ++c) {
+          worst = std::max(worst, std::abs(E[r][t][c] - e[P[r][t]][c].item<double>()));
+          worst = std::max(worst, std::abs(E[r][t][16 + c] - e[Q[r][n - 1 - t]][15 - c].item<double>()));
+        }
+    }
+    EXPECT_EQ(worst, 0.0) << pattern;
+  }
+}
+
+TEST(Rcps, TiedHeadIsCaduceusRcpsLmHead) {
+  // RCPSLMHead: logits = X[..., :d] W^T + flip_C(X[..., d:]) W[complement]^T, W = the embedding.
+  manual_seed(23);
+  models::SequenceModel model(rcps_config("AA", models::HeadKind::MaskedLM, true));
+  model->to(at::kDouble);
+  const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+  const auto out = model->forward(p.ids, p.mask);
+  const at::Tensor w = model->embedding()->weight;
+  const at::Tensor comp = at::tensor(kCharComplement, at::kLong);
+  const at::Tensor expected = at::matmul(out.hidden.narrow(-1, 0, 16), w.t()) +
+                              at::matmul(out.hidden.narrow(-1, 16, 16).flip({-1}), w.index_select(0, comp).t());
+  EXPECT_TRUE(at::allclose(out.logits, expected, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(model->head_logits(out.hidden), out.logits, 1e-12, 1e-12));
+}
+
+TEST(Rcps, SequenceHeadsAreInvariantAndTokenHeadsReverse) {
+  for (const auto& pattern : kRcpsPatterns) {
+    for (const auto kind : {models::HeadKind::SequenceClassification, models::HeadKind::SequenceRegression,
+                            models::HeadKind::TokenClassification}) {
+      for (const auto pooling : {models::Pooling::Mean, models::Pooling::Max}) {
+        manual_seed(24);
+        auto config = rcps_config(pattern, kind, true);
+        config.head.pooling = pooling;
+        models::SequenceModel model(config);
+        model->to(at::kDouble);
+        const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+        PaddedBatch q = p;
+        q.ids = rc_by_loops(p);
+        const at::Tensor a = model->forward(p.ids, p.mask).logits;
+        const at::Tensor b = model->forward(q.ids, p.mask).logits;
+        if (kind == models::HeadKind::TokenClassification) {
+          EXPECT_LT(max_rc_error(b, a, p, [](int64_t j) { return j; }), 1e-12) << pattern;
+        } else {
+          EXPECT_TRUE(at::allclose(a, b, 1e-12, 1e-12)) << pattern << " " << models::pooling_name(pooling);
+        }
+      }
+      // Without RCPS the sequence logits change under RC (the invariance is the construction's).
+      manual_seed(24);
+      models::SequenceModel plain(rcps_config(pattern, models::HeadKind::SequenceClassification, false));
+      plain->to(at::kDouble);
+      const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+      PaddedBatch q = p;
+      q.ids = rc_by_loops(p);
+      EXPECT_FALSE(at::allclose(plain->forward(p.ids, p.mask).logits, plain->forward(q.ids, p.mask).logits, 1e-6,
+                                1e-6));
+    }
+  }
+}
+
+TEST(Rcps, TrainsAndRoundTripsThroughAModelDirectory) {
+  manual_seed(25);
+  TempDir dir;
+  const auto config = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  models::SequenceModel model(config);
+  const PaddedBatch p = padded_batch(kRcpsLengths, 14);
+  const at::Tensor logits = model->forward(p.ids, p.mask).logits;
+  logits.masked_select(p.mask.unsqueeze(-1)).square().mean().backward();
+  EXPECT_GT(model->embedding()->weight.grad().abs().sum().item<double>(), 0);
+  // No extra tensor: the complement map lives in config.json.
+  models::SequenceModel plain(rcps_config("AA", models::HeadKind::MaskedLM, false));
+  EXPECT_EQ(models::state_dict(*model).size(), models::state_dict(*plain).size());
+  models::save_model_dir(dir.path.string(), config, model, nlohmann::json::object());
+  const auto j = load_json((dir.path / "config.json").string());
+  EXPECT_EQ(j["rcps"]["enabled"], true);
+  EXPECT_EQ(j["rcps"]["complement"].get<std::vector<int64_t>>(), kCharComplement);
+  auto loaded = models::load_model_dir(dir.path.string());
+  EXPECT_EQ(loaded.config.to_json(), config.to_json());
+  EXPECT_TRUE(at::equal(loaded.model->forward(p.ids, p.mask).logits, model->forward(p.ids, p.mask).logits));
+}
+
+TEST(Rcps, BadSettingsAreClearErrors) {
+  const auto expect_config_error = [](const models::ModelConfig& c, const std::string& needle) {
+    try {
+      models::ModelConfig::from_json(c.to_json(), "config.json");
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(models::SequenceModel{c}, ConfigError) << needle;
+  };
+  auto c = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  c.rcps.complement.pop_back();
+  expect_config_error(c, "has 9 entries; it needs one per token (10)");
+  c = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  c.rcps.complement[5] = 10;
+  expect_config_error(c, "rcps.complement[5] = 10 is outside the vocabulary");
+  c = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  c.rcps.complement[5] = 7;  // A -> G but G -> C
+  expect_config_error(c, "is not its own inverse: 5 -> 7 -> 6");
+  c = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  c.rcps.complement[0] = 1;
+  c.rcps.complement[1] = 0;
+  expect_config_error(c, "maps the pad token 0 to 1");
+  c = rcps_config("AA", models::HeadKind::MaskedLM, true);
+  c.head.kind = models::HeadKind::CausalLM;
+  expect_config_error(c, "rcps cannot be used with a causal-LM head");
+  c = rcps_config("AA", models::HeadKind::SequenceClassification, true);
+  c.head.pooling = models::Pooling::Cls;
+  expect_config_error(c, "head.pooling 'cls' is not reverse-complement invariant");
+  auto j = rcps_config("AA", models::HeadKind::MaskedLM, true).to_json();
+  j["rcps"]["complment"] = j["rcps"]["complement"];
+  EXPECT_THROW(models::ModelConfig::from_json(j, "config.json"), ConfigError);  // typo'd key
+
+  models::SequenceModel model(rcps_config("AA", models::HeadKind::MaskedLM, true));
+  try {
+    model->make_state(1);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not available for reverse-complement parameter sharing"), std::string::npos);
+  }
+  // A mask with a hole cannot be reverse-complemented.
+  at::Tensor mask = at::ones({1, 6}, at::kBool);
+  mask[0][2] = false;
+  EXPECT_THROW(model->forward(random_ids(1, 6, 10), mask), InputError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mamba checkpoints by key name (reference/mamba.md §5). A model of ours with random weights is
+// written in the Hugging Face / mamba_ssm layout (their config.json keys and tensor names), loaded
+// back, and must give bit-identical logits: the import is a renaming, so exact equality is the
+// oracle. The expected HF names and shapes of one layer come from the reference's table, not from
+// our modules.
+
+namespace {
+
+// Our state dict -> Hugging Face MambaForCausalLM / Mamba2ForCausalLM names.
+std::map<std::string, at::Tensor> to_hf_mamba(const std::map<std::string, at::Tensor>& ours,
+                                              const std::string& embedding_key, bool with_lm_head) {
+  static const std::regex block(R"(backbone\.blocks\.(\d+)\.(norm1|mixer)\.(.+))");
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : ours) {
+    std::smatch m;
+    if (name == "embed.weight") {
+      out[embedding_key] = t.clone();
+      if (with_lm_head) out["lm_head.weight"] = t.clone();
+    } else if (name == "head.decoder.weight") {
+      out["lm_head.weight"] = t.clone();
+    } else if (std::regex_match(name, m, block)) {
+      out["backbone.layers." + m[1].str() + (m[2].str() == "norm1" ? ".norm." : ".mixer.") + m[3].str()] = t.clone();
+    } else {
+      out[name] = t.clone();
+    }
+  }
+  return out;
+}
+
+models::ModelConfig mamba_source_config(char letter, int64_t vocab, bool tied, const nlohmann::json& options) {
+  models::ModelConfig c;
+  c.vocab_size = vocab;
+  c.pad_id = 0;
+  c.backbone.d_model = 16;
+  c.backbone.pattern = std::string(2, letter);
+  c.backbone.causal = true;
+  c.backbone.mlp = nn::MlpKind::None;
+  c.backbone.mixers = {{std::string(1, letter), options}};
+  c.backbone.normalise("test");
+  c.head.kind = models::HeadKind::CausalLM;
+  c.head.tied = tied;
+  return c;
+}
+
+// A source model with every tensor randomised (no value left at a symmetric initialisation).
+models::SequenceModel random_model(const models::ModelConfig& config) {
+  models::SequenceModel model(config);
+  torch::NoGradGuard g;
+  for (auto& p : model->parameters()) p.add_(at::randn_like(p) * 0.1);
+  model->eval();
+  return model;
+}
+
+nlohmann::json hf_mamba_config(int64_t vocab, bool tie) {
+  return {{"architectures", {"MambaForCausalLM"}},
+          {"model_type", "mamba"},
+          {"hidden_size", 16},
+          {"intermediate_size", 32},
+          {"state_size", 16},
+          {"num_hidden_layers", 2},
+          {"conv_kernel", 4},
+          {"expand", 2},
+          {"time_step_rank", "auto"},
+          {"time_step_min", 0.001},
+          {"time_step_max", 0.1},
+          {"time_step_floor", 1e-4},
+          {"time_step_scale", 1.0},
+          {"time_step_init_scheme", "random"},
+          {"layer_norm_epsilon", 1e-5},
+          {"use_bias", false},
+          {"use_conv_bias", true},
+          {"hidden_act", "silu"},
+          {"residual_in_fp32", true},
+          {"rescale_prenorm_residual", false},
+          {"initializer_range", 0.1},
+          {"vocab_size", vocab},
+          {"pad_token_id", 0},
+          {"bos_token_id", 0},
+          {"eos_token_id", 0},
+          {"tie_word_embeddings", tie},
+          {"torch_dtype", "float32"},
+          {"use_cache", true}};
+}
+
+}  // namespace
+
+TEST(ModelDir, LoadsHuggingFaceMambaCheckpointByKeyName) {
+  manual_seed(30);
+  const int64_t V = 12;
+  const at::Tensor ids = at::randint(1, V, {2, 9}, at::kLong);
+  struct Case {
+    const char* embedding_key;
+    bool tied_source;    // our model's head
+    bool lm_head_in_file;
+    bool sharded;
+  };
+  for (const Case& k : {Case{"backbone.embeddings.weight", true, false, false},
+                        Case{"backbone.embedding.weight", true, true, false},
+                        Case{"backbone.embeddings.weight", false, true, true}}) {
+    TempDir dir;
+    const auto config = mamba_source_config('M', V, k.tied_source, nlohmann::json::object());
+    auto source = random_model(config);
+    const auto hf = to_hf_mamba(models::state_dict(*source), k.embedding_key, k.lm_head_in_file && k.tied_source);
+    // Layer 0 in exactly the Hugging Face names and shapes of mamba-130m-hf's table (d = 16,
+    // D_in = 32, N = 16, R = ceil(16 / 16) = 1, K = 4).
+    const std::map<std::string, std::vector<int64_t>> expected = {
+        {"norm.weight", {16}},         {"mixer.in_proj.weight", {64, 16}}, {"mixer.conv1d.weight", {32, 1, 4}},
+        {"mixer.conv1d.bias", {32}},   {"mixer.x_proj.weight", {33, 32}},  {"mixer.dt_proj.weight", {32, 1}},
+        {"mixer.dt_proj.bias", {32}},  {"mixer.A_log", {32, 16}},          {"mixer.D", {32}},
+        {"mixer.out_proj.weight", {16, 32}}};
+    size_t layer0 = 0;
+    for (const auto& [name, t] : hf) {
+      if (name.rfind("backbone.layers.0.", 0) != 0) continue;
+      ++layer0;
+      const auto it = expected.find(name.substr(18));
+      ASSERT_NE(it, expected.end()) << name;
+      EXPECT_EQ(t.sizes(), at::IntArrayRef(it->second)) << name;
+    }
+    EXPECT_EQ(layer0, expected.size());
+    if (k.sharded) {
+      io::save_sharded(dir.path.string(), hf, 4096);  // several shards + model.safetensors.index.json
+      ASSERT_TRUE(fs::exists(dir.path / "model.safetensors.index.json"));
+    } else {
+      io::save_safetensors((dir.path / "model.safetensors").string(), hf);
+    }
+    save_json((dir.path / "config.json").string(), hf_mamba_config(V, k.tied_source));
+    auto loaded = models::load_model_dir(dir.path.string());
+    EXPECT_EQ(loaded.format, "hf-mamba");
+    EXPECT_EQ(loaded.config.head.tied, k.tied_source) << k.embedding_key;
+    EXPECT_EQ(loaded.config.backbone.pattern, "MM");
+    EXPECT_TRUE(loaded.tokenizer.is_null());
+    loaded.model->eval();
+    const at::Tensor expected_logits = source->forward(ids, at::Tensor()).logits;
+    EXPECT_TRUE(at::equal(loaded.model->forward(ids, at::Tensor()).logits, expected_logits)) << k.embedding_key;
+    EXPECT_GT(expected_logits.abs().max().item<double>(), 0.01);
+  }
+}
+
+TEST(ModelDir, LoadsMamba2CheckpointsByKeyName) {
+  manual_seed(31);
+  // Hugging Face Mamba-2 (one group) and a mamba_ssm config with two groups and an unpadded
+  // vocabulary (10, padded to 16 by pad_vocab_size_multiple 8).
+  const nlohmann::json options = {{"headdim", 8}, {"d_state", 16}, {"chunk_size", 4}};
+  {
+    TempDir dir;
+    auto source = random_model(mamba_source_config('2', 12, true, options));
+    io::save_safetensors((dir.path / "model.safetensors").string(),
+                         to_hf_mamba(models::state_dict(*source), "backbone.embeddings.weight", false));
+    save_json((dir.path / "config.json").string(),
+              {{"model_type", "mamba2"}, {"hidden_size", 16}, {"num_heads", 4}, {"head_dim", 8},
+               {"n_groups", 1}, {"state_size", 16}, {"expand", 2}, {"conv_kernel", 4},
+               {"num_hidden_layers", 2}, {"chunk_size", 4}, {"vocab_size", 12}, {"use_bias", false},
+               {"use_conv_bias", true}, {"layer_norm_epsilon", 1e-5}, {"tie_word_embeddings", true},
+               {"time_step_limit", {0.0, nullptr}}, {"hidden_act", "silu"}, {"rms_norm", true}});
+    auto loaded = models::load_model_dir(dir.path.string());
+    EXPECT_EQ(loaded.format, "hf-mamba2");
+    EXPECT_EQ(loaded.config.backbone.pattern, "22");
+    loaded.model->eval();
+    const at::Tensor ids = at::randint(1, 12, {2, 11}, at::kLong);
+    EXPECT_TRUE(at::equal(loaded.model->forward(ids, at::Tensor()).logits, source->forward(ids, at::Tensor()).logits));
+  }
+  {
+    TempDir dir;
+    nlohmann::json two_groups = options;
+    two_groups["ngroups"] = 2;
+    auto source = random_model(mamba_source_config('2', 16, true, two_groups));
+    io::save_safetensors((dir.path / "model.safetensors").string(),
+                         to_hf_mamba(models::state_dict(*source), "backbone.embedding.weight", true));
+    save_json((dir.path / "config.json").string(),
+              {{"d_model", 16}, {"d_intermediate", 0}, {"n_layer", 2}, {"vocab_size", 10},
+               {"ssm_cfg", {{"layer", "Mamba2"}, {"d_state", 16}, {"headdim", 8}, {"ngroups", 2}, {"chunk_size", 4}}},
+               {"attn_layer_idx", nlohmann::json::array()}, {"attn_cfg", nlohmann::json::object()},
+               {"rms_norm", true}, {"residual_in_fp32", true}, {"fused_add_norm", true},
+               {"pad_vocab_size_multiple", 8}, {"tie_embeddings", true}});
+    auto loaded = models::load_model_dir(dir.path.string());
+    EXPECT_EQ(loaded.format, "mamba_ssm");
+    EXPECT_EQ(loaded.config.vocab_size, 16);
+    loaded.model->eval();
+    const at::Tensor ids = at::randint(1, 10, {2, 11}, at::kLong);
+    EXPECT_TRUE(at::equal(loaded.model->forward(ids, at::Tensor()).logits, source->forward(ids, at::Tensor()).logits));
+  }
+}
+
+TEST(ModelDir, BadMambaCheckpointsAreClearErrors) {
+  manual_seed(32);
+  TempDir dir;
+  auto source = random_model(mamba_source_config('M', 12, true, nlohmann::json::object()));
+  auto hf = to_hf_mamba(models::state_dict(*source), "backbone.embeddings.weight", false);
+  const auto write = [&](const nlohmann::json& config) {
+    save_json((dir.path / "config.json").string(), config);
+    io::save_safetensors((dir.path / "model.safetensors").string(), hf);
+  };
+  // Unsupported options: every one named in one ConfigError.
+  auto config = hf_mamba_config(12, true);
+  config["hidden_act"] = "gelu";
+  config["conv_kernel"] = 6;
+  config["intermediate_size"] = 40;
+  write(config);
+  try {
+    models::load_model_dir(dir.path.string());
+    FAIL();
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("unsupported Hugging Face Mamba settings"), std::string::npos) << m;
+    EXPECT_NE(m.find("hidden_act 'gelu'"), std::string::npos) << m;
+    EXPECT_NE(m.find("conv_kernel = 6"), std::string::npos) << m;
+    EXPECT_NE(m.find("intermediate_size 40"), std::string::npos) << m;
+  }
+  config = hf_mamba_config(12, true);
+  config.erase("hidden_size");
+  write(config);
+  EXPECT_THROW(models::load_model_dir(dir.path.string()), ConfigError);
+  config = hf_mamba_config(12, true);
+  config["model_type"] = "mamba3";
+  write(config);
+  EXPECT_THROW(models::load_model_dir(dir.path.string()), ConfigError);
+  // Wrong shapes and a missing tensor: every one listed in one InputError.
+  hf["backbone.layers.1.mixer.x_proj.weight"] = at::zeros({34, 32});
+  hf["backbone.layers.0.mixer.A_log"] = at::zeros({32, 8});
+  hf.erase("backbone.norm_f.weight");
+  write(hf_mamba_config(12, true));
+  try {
+    models::load_model_dir(dir.path.string());
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("3 differences"), std::string::npos) << m;
+    EXPECT_NE(m.find("'backbone.blocks.1.mixer.x_proj.weight' has shape [34, 32], expected [33, 32]"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("'backbone.blocks.0.mixer.A_log' has shape [32, 8], expected [32, 16]"), std::string::npos) << m;
+    EXPECT_NE(m.find("missing tensor 'backbone.norm_f.weight'"), std::string::npos) << m;
+  }
+  // An untied config needs lm_head.weight.
+  hf = to_hf_mamba(models::state_dict(*source), "backbone.embeddings.weight", false);
+  write(hf_mamba_config(12, false));
+  EXPECT_THROW(models::load_model_dir(dir.path.string()), InputError);
 }

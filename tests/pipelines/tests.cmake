@@ -1,5 +1,6 @@
 strand_add_test(test_pipelines
   SOURCES pipelines/test_tokenize.cpp pipelines/test_embed_writer.cpp pipelines/test_pretrain_embed.cpp
+          pipelines/test_presets.cpp
   LIBS strand_pipelines HDF5::HDF5
   TORCH)
 
