@@ -1,9 +1,11 @@
 #include "libseq/core/parallel.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -12,7 +14,21 @@
 namespace strand {
 namespace {
 std::atomic<int> g_threads{0};
+
+/// OpenBLAS (Debian's libopenblas0-pthread, which LibTorch's matmul calls) keeps its own thread
+/// pool, sized to every core and untouched by at::set_num_threads: without this, `--threads 1`
+/// still ran every matrix product on all cores. Looked up at run time, since the BLAS behind
+/// LibTorch is chosen by the system (another BLAS simply has no such symbol).
+void set_blas_threads(int n) {
+  using SetThreads = void (*)(int);
+  if (void* symbol = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) {
+    SetThreads set = nullptr;
+    static_assert(sizeof(set) == sizeof(symbol), "function and object pointers differ in size");
+    std::memcpy(&set, &symbol, sizeof(set));
+    set(n);
+  }
 }
+}  // namespace
 
 int hardware_threads() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -24,6 +40,7 @@ void set_num_threads(int n) {
   g_threads.store(t);
   // LibTorch 1.13 starts with one intra-op thread on small machines; size its pool explicitly.
   at::set_num_threads(t);
+  set_blas_threads(t);
 }
 
 int num_threads() {

@@ -342,8 +342,19 @@ TEST(SelectiveScan, GradientsMatchAtenAutogradInDouble) {
 TEST(SelectiveScan, BothCpuCodePathsGiveTheSameGradients) {
   // The portable and the AVX2 + FMA builds of the kernel differ only in rounding (FMA, vector
   // width); compare each with ATen autograd in double, with float32 against each other.
-  if (!strand::kernels::selective_scan_cpu_has_avx2()) GTEST_SKIP() << "this processor has no AVX2 + FMA";
   at::manual_seed(9);
+  if (!strand::kernels::selective_scan_cpu_has_avx2()) {
+    // Without AVX2 + FMA only the portable path exists; asking for the other one is a clear error.
+    const Inputs in = make_inputs({1, 2, 3, 5, 1, false, false, false, false, false, false, at::kFloat, false});
+    try {
+      strand::kernels::selective_scan_forward_cpu(in.u, in.delta, in.A, in.B, in.C, in.D, in.z, in.bias, false,
+                                                  in.h0, false, ScanCpuPath::kAvx2);
+      ADD_FAILURE() << "the AVX2 path ran on a processor without AVX2 + FMA";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("lacks AVX2 or FMA"), std::string::npos) << e.what();
+    }
+    return;
+  }
   for (auto dtype : {at::kDouble, at::kFloat}) {
     const Case c{2, 6, 17, 300, 3, true, true, true, true, true, true, dtype, true};
     const Inputs in = make_inputs(c);

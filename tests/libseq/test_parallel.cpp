@@ -1,6 +1,9 @@
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "libseq/core/error.h"
@@ -29,4 +32,20 @@ TEST(Parallel, ThreadCountIsSettable) {
   EXPECT_EQ(strand::num_threads(), 3);
   strand::set_num_threads(0);
   EXPECT_EQ(strand::num_threads(), strand::hardware_threads());
+}
+
+TEST(Parallel, ThreadCountReachesLibTorchAndOpenBlas) {
+  // `--threads N` must bound every pool: LibTorch's intra-op pool and, where LibTorch's BLAS is
+  // OpenBLAS, OpenBLAS's own pool (otherwise a one-thread job still multiplies on every core).
+  void* symbol = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+  int (*blas_threads)() = nullptr;
+  if (symbol != nullptr) std::memcpy(&blas_threads, &symbol, sizeof(blas_threads));
+  for (int n : {1, 2}) {
+    strand::set_num_threads(n);
+    EXPECT_EQ(at::get_num_threads(), n);
+    if (blas_threads != nullptr) {
+      EXPECT_EQ(blas_threads(), n);
+    }
+  }
+  strand::set_num_threads(0);
 }
