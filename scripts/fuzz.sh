@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fastx_fuzz safetensors_fuzz tokenizer_json_fuzz gc_prt_fuzz codon_usage_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(fastx_fuzz safetensors_fuzz tokenizer_json_fuzz gc_prt_fuzz codon_usage_fuzz annotation_fuzz)
 
 say() { printf '[fuzz] %s\n' "$*"; }
 
