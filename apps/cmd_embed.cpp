@@ -1,14 +1,67 @@
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "apps/options.h"
 #include "libseq/core/error.h"
 #include "pipelines/embed.h"
+#include "pipelines/embed_merge.h"
 
 namespace strand::apps {
 
+namespace {
+
+// `strand embed merge`: argv starts at "merge"; `line` is the whole command line for provenance.
+int cmd_embed_merge(int argc, char** argv, const std::string& line) {
+  CommonOptions common;
+  pipelines::EmbedMergeOptions o;
+  std::vector<std::string> files;
+  int64_t buffer_mb = o.buffer_bytes >> 20;
+  po::options_description opts("embed merge options");
+  opts.add_options()
+    ("out,o", po::value<std::string>(&o.output), "merged HDF5 file (without --out: the first positional file)")
+    ("shards", po::value<std::vector<std::string>>(&files)->composing(),
+     "shard files of one `strand embed --shard i/n` run, i = 0..n-1, each once, in any order (positional)")
+    ("gzip", po::value<int>(&o.gzip_level)->default_value(o.gzip_level), "HDF5 deflate level 0..9 (-1 = as the shards)")
+    ("buffer-mb", po::value<int64_t>(&buffer_mb)->default_value(buffer_mb), "memory for row buffers, MiB");
+  po::positional_options_description positional;
+  positional.add("shards", -1);
+  po::variables_map vm;
+  if (!parse_command(argc, argv, "strand embed merge --out OUT.h5 SHARD.h5... (or: merge OUT.h5 SHARD.h5...)",
+                     "Combines the files of a sharded run (strand embed --shard i/n for i = 0..n-1) into one HDF5 "
+                     "file with the rows in input order, as one unsharded run writes them; with --tokens data, "
+                     "token_offsets are rebased. Checks that every shard is present once, finished (no .partial) "
+                     "and written with the same model, layer, pooling, dtype, width, window, input and version. "
+                     "Copies in blocks (memory about --buffer-mb). OUT.h5 appears only when complete and records "
+                     "this command line and the shard files (attribute merged_from).",
+                     opts, common, vm, &positional))
+    return 0;
+  if (o.output.empty()) {
+    if (files.empty())
+      throw InputError("embed merge: no output and no shard files given (see 'strand embed merge --help')");
+    o.output = files.front();
+    files.erase(files.begin());
+  }
+  if (files.empty()) throw InputError("embed merge: no shard files given (see 'strand embed merge --help')");
+  if (buffer_mb <= 0) throw ConfigError("--buffer-mb must be positive");
+  o.shards = files;
+  o.buffer_bytes = buffer_mb << 20;
+  o.command_line = line;
+  const auto s = pipelines::run_embed_merge(o);
+  std::cerr << "merged " << s.num_shards << " shards: " << s.rows << " rows of " << s.records << " records";
+  if (s.tokens > 0) std::cerr << ", " << s.tokens << " token rows";
+  std::fprintf(stderr, " (%.2f s)\n", s.seconds);
+  std::cerr << "output: " << o.output << "\n";
+  return 0;
+}
+
+}  // namespace
+
 int cmd_embed(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "merge")
+    return cmd_embed_merge(argc - 1, argv + 1, command_line(argc, argv));
   CommonOptions common;
   pipelines::EmbedOptions o;
   std::string pooling = "mean";
@@ -44,7 +97,8 @@ int cmd_embed(int argc, char** argv) {
   if (!parse_command(argc, argv, "strand embed -m MODEL -i FILE -o OUT.h5 [options]",
                      "Writes one pooled embedding per sequence (or per window) from a chosen layer of a model to "
                      "HDF5, with record names and coordinates. The file appears at OUT.h5 only when complete; "
-                     "an interrupted run leaves OUT.h5.partial, which --resume continues.",
+                     "an interrupted run leaves OUT.h5.partial, which --resume continues. The files of a --shard "
+                     "run are combined with 'strand embed merge' (see 'strand embed merge --help').",
                      opts, common, vm))
     return 0;
   o.pooling = models::parse_pooling(pooling, "--pooling");

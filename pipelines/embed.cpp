@@ -18,6 +18,7 @@ namespace strand::pipelines {
 namespace {
 
 struct Row {
+  int64_t record_index = 0;  // among all records read (all shards)
   std::string name;
   std::string source;
   int64_t start = 0;
@@ -36,12 +37,14 @@ class Embedder {
   void add(Row row) {
     if (skipped_ < resume_.rows) {
       const auto i = static_cast<size_t>(skipped_);
-      if (resume_.names[i] != row.name || resume_.start[i] != row.start || resume_.end[i] != row.end)
+      if (resume_.names[i] != row.name || resume_.start[i] != row.start || resume_.end[i] != row.end ||
+          resume_.record_index[i] != row.record_index)
         throw InputError(partial_path(options_.output) + ": row " + std::to_string(skipped_ + 1) + " is '" +
                          resume_.names[i] + "' [" + std::to_string(resume_.start[i]) + ", " +
-                         std::to_string(resume_.end[i]) + ") but this input gives '" + row.name + "' [" +
-                         std::to_string(row.start) + ", " + std::to_string(row.end) +
-                         "): the input or options differ from the interrupted run");
+                         std::to_string(resume_.end[i]) + ") of record " + std::to_string(resume_.record_index[i]) +
+                         " but this input gives '" + row.name + "' [" + std::to_string(row.start) + ", " +
+                         std::to_string(row.end) + ") of record " + std::to_string(row.record_index) +
+                         ": the input or options differ from the interrupted run");
       ++skipped_;
       ++summary_.resumed_rows;
       return;
@@ -87,6 +90,7 @@ class Embedder {
       batch.sources.push_back(r.source == r.name ? std::string() : r.source);
       batch.start.push_back(r.start);
       batch.end.push_back(r.end);
+      batch.record_index.push_back(r.record_index);
       summary_.bases += r.end - r.start;
     }
     for (const int64_t n : enc.lengths) summary_.tokens += n;
@@ -113,6 +117,19 @@ class Embedder {
   int64_t skipped_ = 0;
 };
 
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : "\n") + item;
+  return out;
+}
+
+std::string read_filters(const bio::io::ReadOptions& o) {
+  return "skip_invalid=" + std::to_string(o.skip_invalid ? 1 : 0) + " require_flags=" +
+         std::to_string(o.required_flags) + " exclude_flags=" + std::to_string(o.excluded_flags) +
+         " min_mapq=" + std::to_string(o.min_mapq) + " original_orientation=" +
+         std::to_string(o.original_orientation ? 1 : 0);
+}
+
 }  // namespace
 
 EmbedSummary run_embed(const EmbedOptions& options) {
@@ -133,6 +150,12 @@ EmbedSummary run_embed(const EmbedOptions& options) {
   summary.layer = models::resolve_layer(options.layer, n_blocks);
   summary.dim = model.dir.config.hidden_size();  // 2 * d_model for RCPS models (model.h)
 
+  // What decides the rows and their record indices, so that `strand embed merge` can check that
+  // shards come from one input. Inputs as absolute paths, one per line.
+  std::vector<std::string> absolute_inputs;
+  for (const auto& path : options.inputs)
+    absolute_inputs.push_back(std::filesystem::absolute(path).lexically_normal().string());
+  const std::string inputs = join_lines(absolute_inputs);
   EmbeddingWriterOptions wo;
   wo.dim = summary.dim;
   wo.dtype = options.dtype;
@@ -145,6 +168,9 @@ EmbedSummary run_embed(const EmbedOptions& options) {
                    {"window", std::to_string(options.window)},
                    {"stride", std::to_string(options.stride)},
                    {"shard", std::to_string(options.shard) + "/" + std::to_string(options.num_shards)},
+                   {"inputs", inputs},
+                   {"regions", join_lines(options.regions)},
+                   {"read_filters", read_filters(options.read)},
                    {"version", version()},
                    {"git_hash", git_hash()},
                    {"command_line", options.command_line}};
@@ -176,10 +202,10 @@ EmbedSummary run_embed(const EmbedOptions& options) {
       if (!shard_of(index, rec.name, options.shard, options.num_shards)) continue;
       ++summary.shard_records;
       if (options.window == 0) {
-        embedder.add(Row{rec.name, rec.source, rec.begin, rec.end, rec.seq});
+        embedder.add(Row{index, rec.name, rec.source, rec.begin, rec.end, rec.seq});
       } else {
         for (const auto& w : bio::io::make_windows(static_cast<int64_t>(rec.seq.size()), window_options))
-          embedder.add(Row{rec.name, rec.source, rec.begin + w.begin, rec.begin + w.end,
+          embedder.add(Row{index, rec.name, rec.source, rec.begin + w.begin, rec.begin + w.end,
                            rec.seq.substr(static_cast<size_t>(w.begin), static_cast<size_t>(w.end - w.begin))});
       }
       progress.add(1);
@@ -189,6 +215,7 @@ EmbedSummary run_embed(const EmbedOptions& options) {
   embedder.flush();
   embedder.check_resume_complete();
   progress.finish();
+  writer.set_attribute("records", std::to_string(summary.records));
   writer.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;

@@ -49,7 +49,11 @@ struct EmbedSummary {
 
 /// Runs the job. Throws InputError/ParseError for bad input (OUTPUT.partial then holds the rows
 /// committed so far and OUTPUT is not created), ConfigError for bad options, IoError for output
-/// failures. Resuming checks that the committed rows are the first rows this input produces.
+/// failures. Resuming checks that the committed rows (names, coordinates, record indices) are the
+/// first rows this input produces. Besides the writer's attributes the file records "inputs"
+/// (absolute paths, one per line), "regions" (one per line), "read_filters", "shard" ("i/n") and,
+/// once finished, "records" (input records read, all shards): what `strand embed merge`
+/// (pipelines/embed_merge.h) compares across shards.
 EmbedSummary run_embed(const EmbedOptions& options);
 
 }  // namespace strand::pipelines

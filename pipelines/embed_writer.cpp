@@ -2,6 +2,7 @@
 // the C++ API's own exception hierarchy, and the C API is the one stable across HDF5 1.10-1.14.
 #include "pipelines/embed_writer.h"
 
+#include <ATen/ATen.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ bool shard_of(int64_t record_index, std::string_view name, int shard, int num_sh
 namespace {
 
 constexpr const char* kFormat = "strand.embeddings";
-constexpr int64_t kFormatVersion = 1;
+constexpr int64_t kFormatVersion = 2;  // 2: /record_index
 constexpr const char* kChecked[] = {"model", "layer", "pooling"};
 constexpr const char* kStagingGroup = ".staging";  // removed by finish()
 constexpr const char* kCommit = "commit";          // int64[4]: rows, token rows, embeddings and token staging slots
@@ -229,6 +230,59 @@ hsize_t length_of(hid_t dataset, const std::string& file, const std::string& nam
   return dims[0];
 }
 
+// Reads rows [at, at + count) of a dataset whose rows hold `row_elems` values (rank 1 when
+// row_elems is 0, else rank 2) as `mem_type` into `out`.
+void read_dataset_rows(hid_t ds, hid_t mem_type, hsize_t at, hsize_t count, hsize_t row_elems, void* out,
+               const std::string& file, const std::string& name) {
+  if (count == 0) return;
+  const int rank = row_elems == 0 ? 1 : 2;
+  Id space = checked(H5Dget_space(ds), H5Sclose, file, "cannot get the dataspace of " + name);
+  const hsize_t offset[2] = {at, 0};
+  const hsize_t block[2] = {count, row_elems};
+  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr), file,
+        "cannot select rows of " + name);
+  Id memory = checked(H5Screate_simple(rank, block, nullptr), H5Sclose, file, "cannot create a dataspace");
+  check(H5Dread(ds, mem_type, memory.get(), space.get(), H5P_DEFAULT, out), file, "cannot read dataset " + name);
+}
+
+std::vector<int64_t> read_int_rows(hid_t ds, hsize_t at, hsize_t count, const std::string& file,
+                                   const std::string& name) {
+  std::vector<int64_t> out(count);
+  read_dataset_rows(ds, H5T_NATIVE_INT64, at, count, 0, out.data(), file, name);
+  return out;
+}
+
+// Reads `count` variable-length strings of a 1-D dataset from row `at`.
+std::vector<std::string> read_string_rows(hid_t ds, hid_t string_type, hsize_t at, hsize_t count,
+                                          const std::string& file, const std::string& name) {
+  std::vector<std::string> out;
+  if (count == 0) return out;
+  std::vector<char*> raw(count, nullptr);
+  read_dataset_rows(ds, string_type, at, count, 0, raw.data(), file, name);
+  out.reserve(count);
+  for (char* s : raw) out.emplace_back(s != nullptr ? s : "");
+  Id memory = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, file, "cannot create a dataspace");
+#if H5_VERSION_GE(1, 12, 0)
+  H5Treclaim(string_type, memory.get(), H5P_DEFAULT, raw.data());
+#else
+  H5Dvlen_reclaim(string_type, memory.get(), H5P_DEFAULT, raw.data());
+#endif
+  return out;
+}
+
+// The deflate level of a dataset (0 when it has no deflate filter).
+int deflate_level(hid_t ds, const std::string& file, const std::string& name) {
+  Id dcpl = checked(H5Dget_create_plist(ds), H5Pclose, file, "cannot read the filters of " + name);
+  unsigned flags = 0;
+  size_t nelmts = 1;
+  unsigned level = 0;
+  if (H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_DEFLATE, &flags, &nelmts, &level, 0, nullptr, nullptr) < 0) {
+    H5Eclear2(H5E_DEFAULT);  // no deflate filter
+    return 0;
+  }
+  return nelmts >= 1 ? static_cast<int>(level) : 0;
+}
+
 }  // namespace
 
 // A (rows, dim) dataset written one whole chunk at a time, with the committed rows of its
@@ -254,12 +308,13 @@ struct EmbeddingWriter::Impl {
   EmbeddingWriterOptions options;
   Id file;
   Matrix embeddings, token_embeddings;
-  Id names, source, start, end, token_offsets;
+  Id names, source, start, end, record_index, token_offsets;
   Id value_type;   // float32 or the float16 type: file and memory type of the embeddings
   Id string_type;  // variable-length UTF-8
   int64_t rows = 0;
   int64_t tokens = 0;
-  bool failed = false;  // a write stopped half-way: no further writes
+  int64_t last_record = -1;  // record_index of the last committed row
+  bool failed = false;       // a write stopped half-way: no further writes
 
   hsize_t chunk_rows() const {
     if (options.chunk_rows > 0) return static_cast<hsize_t>(options.chunk_rows);
@@ -423,59 +478,25 @@ struct EmbeddingWriter::Impl {
     bool ok = true;
     for (Id* id : {&embeddings.main, &embeddings.staging[0], &embeddings.staging[1], &token_embeddings.main,
                    &token_embeddings.staging[0], &token_embeddings.staging[1], &names, &source, &start, &end,
-                   &token_offsets, &value_type, &string_type})
+                   &record_index, &token_offsets, &value_type, &string_type})
       ok &= id->close();
     ok &= file.close();
     return ok;
   }
 
-  // Reads `count` variable-length strings of a dataset from `at`.
   std::vector<std::string> read_strings(const Id& ds, const std::string& name, hsize_t at, hsize_t count) {
-    std::vector<char*> raw(count, nullptr);
-    std::vector<std::string> out;
-    if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
-    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &at, nullptr, &count, nullptr), partial,
-          "cannot select rows of " + name);
-    Id memory = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, partial, "cannot create a dataspace");
-    check(H5Dread(ds.get(), string_type.get(), memory.get(), space.get(), H5P_DEFAULT, raw.data()), partial,
-          "cannot read dataset " + name);
-    out.reserve(count);
-    for (char* s : raw) out.emplace_back(s != nullptr ? s : "");
-#if H5_VERSION_GE(1, 12, 0)
-    H5Treclaim(string_type.get(), memory.get(), H5P_DEFAULT, raw.data());
-#else
-    H5Dvlen_reclaim(string_type.get(), memory.get(), H5P_DEFAULT, raw.data());
-#endif
-    return out;
+    return read_string_rows(ds.get(), string_type.get(), at, count, partial, name);
   }
 
   // Reads rows [at, at + count) of a (rows, dim) dataset as stored.
   std::vector<uint8_t> read_matrix_rows(const Id& ds, const std::string& name, hsize_t at, hsize_t count) {
     std::vector<uint8_t> out(count * row_bytes());
-    if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
-    const hsize_t offset[2] = {at, 0};
-    const hsize_t block[2] = {count, dim()};
-    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr), partial,
-          "cannot select rows of " + name);
-    Id memory = checked(H5Screate_simple(2, block, nullptr), H5Sclose, partial, "cannot create a dataspace");
-    check(H5Dread(ds.get(), value_type.get(), memory.get(), space.get(), H5P_DEFAULT, out.data()), partial,
-          "cannot read dataset " + name);
+    read_dataset_rows(ds.get(), value_type.get(), at, count, dim(), out.data(), partial, name);
     return out;
   }
 
   std::vector<int64_t> read_ints(const Id& ds, const std::string& name, hsize_t count) {
-    std::vector<int64_t> out(count);
-    if (count == 0) return out;
-    Id space = checked(H5Dget_space(ds.get()), H5Sclose, partial, "cannot get the dataspace of " + name);
-    const hsize_t offset[1] = {0};
-    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, &count, nullptr), partial,
-          "cannot select rows of " + name);
-    Id memory = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, partial, "cannot create a dataspace");
-    check(H5Dread(ds.get(), H5T_NATIVE_INT64, memory.get(), space.get(), H5P_DEFAULT, out.data()), partial,
-          "cannot read dataset " + name);
-    return out;
+    return read_int_rows(ds.get(), 0, count, partial, name);
   }
 
   // Resume: reopens a matrix holding `committed` rows with its tail in staging slot `slot`,
@@ -614,6 +635,7 @@ void EmbeddingWriter::open(const std::string& path, const EmbeddingWriterOptions
     w.source = w.create_vector("source", w.string_type.get());
     w.start = w.create_vector("start", H5T_STD_I64LE);
     w.end = w.create_vector("end", H5T_STD_I64LE);
+    w.record_index = w.create_vector("record_index", H5T_STD_I64LE);
     if (options.store_tokens) {
       w.create_matrix(w.token_embeddings, "token_embeddings");
       w.token_offsets = w.create_vector("token_offsets", H5T_STD_I64LE);
@@ -662,7 +684,8 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
                     "not a strand embedding file (attribute format is not '", kFormat, "')");
     const int64_t version = read_int_attribute(root, "format_version", w.partial);
     STRAND_CHECK_AT(ParseError, where, version == kFormatVersion, "format_version ", version,
-                    " is not supported (this build writes ", kFormatVersion, ")");
+                    " is not supported (this build reads and writes ", kFormatVersion,
+                    "): remove the file and start again");
     const auto mismatch = [&](const std::string& what, const std::string& file_value, const std::string& wanted) {
       throw ConfigError(format_location(where, "cannot resume: the file was written with " + what + " = '" +
                                                    file_value + "', this run has '" + wanted + "'"));
@@ -704,6 +727,7 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
     w.source = w.open_dataset("source", kVectorChunk * 16);
     w.start = w.open_dataset("start", kVectorChunk * 8);
     w.end = w.open_dataset("end", kVectorChunk * 8);
+    w.record_index = w.open_dataset("record_index", kVectorChunk * 8);
     if (store_tokens) w.token_offsets = w.open_dataset("token_offsets", kVectorChunk * 8);
 
     // Every 1-D dataset holds at least the committed rows; anything past them is rolled back.
@@ -714,7 +738,8 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
       hsize_t committed;
     };
     std::vector<Part> parts = {
-        {&w.names, "names", urows}, {&w.source, "source", urows}, {&w.start, "start", urows}, {&w.end, "end", urows}};
+        {&w.names, "names", urows},         {&w.source, "source", urows}, {&w.start, "start", urows},
+        {&w.end, "end", urows},             {&w.record_index, "record_index", urows}};
     if (store_tokens) parts.push_back({&w.token_offsets, "token_offsets", urows + 1});
     for (const Part& p : parts) {
       const hsize_t length = length_of(p.ds->get(), w.partial, p.name);
@@ -735,6 +760,11 @@ ResumeInfo EmbeddingWriter::open_resume(const std::string& path, const Embedding
     info.names = w.read_strings(w.names, "names", 0, urows);
     info.start = w.read_ints(w.start, "start", urows);
     info.end = w.read_ints(w.end, "end", urows);
+    info.record_index = w.read_ints(w.record_index, "record_index", urows);
+    for (size_t i = 0; i < info.record_index.size(); ++i)
+      STRAND_CHECK_AT(ParseError, where, info.record_index[i] >= (i == 0 ? 0 : info.record_index[i - 1]),
+                      "record_index decreases at row ", i + 1, " (damaged file)");
+    if (rows > 0) w.last_record = info.record_index.back();
     w.commit();
   } catch (const IoError& e) {
     throw ParseError(where, std::string("cannot read back the unfinished file, which an interrupted run left damaged; "
@@ -761,12 +791,24 @@ void EmbeddingWriter::append(const EmbeddingBatch& batch) {
     size_error("sources", batch.sources.size());
   if (static_cast<int64_t>(batch.start.size()) != n) size_error("start", batch.start.size());
   if (static_cast<int64_t>(batch.end.size()) != n) size_error("end", batch.end.size());
+  if (!batch.record_index.empty() && static_cast<int64_t>(batch.record_index.size()) != n)
+    size_error("record_index", batch.record_index.size());
   if (n == 0) return;
   check_matrix(batch.embeddings, n, w.options.dim, "embeddings");
   for (int64_t i = 0; i < n; ++i) {
     const auto k = static_cast<size_t>(i);
     STRAND_CHECK(0 <= batch.start[k] && batch.start[k] <= batch.end[k], "embedding writer: row '", batch.names[k],
                  "' has start ", batch.start[k], " and end ", batch.end[k]);
+  }
+  std::vector<int64_t> record_index = batch.record_index;
+  if (record_index.empty())
+    for (int64_t i = 0; i < n; ++i) record_index.push_back(w.rows + i);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto k = static_cast<size_t>(i);
+    const int64_t previous = i == 0 ? w.last_record : record_index[k - 1];
+    STRAND_CHECK(record_index[k] >= 0 && record_index[k] >= previous, "embedding writer: row '", batch.names[k],
+                 "' has record_index ", record_index[k], " after ", previous,
+                 " (record indices are non-negative and never decrease)");
   }
   int64_t t = 0;
   std::vector<int64_t> offsets;
@@ -806,13 +848,28 @@ void EmbeddingWriter::append(const EmbeddingBatch& batch) {
   w.write_rows(w.source, "source", w.string_type.get(), sources.data(), at, count, 1, 1);
   w.write_rows(w.start, "start", H5T_NATIVE_INT64, batch.start.data(), at, count, 1, 1);
   w.write_rows(w.end, "end", H5T_NATIVE_INT64, batch.end.data(), at, count, 1, 1);
+  w.write_rows(w.record_index, "record_index", H5T_NATIVE_INT64, record_index.data(), at, count, 1, 1);
   w.append_matrix(w.embeddings, static_cast<const uint8_t*>(values.data_ptr()), n);
   if (w.options.store_tokens) {
     if (t > 0) w.append_matrix(w.token_embeddings, static_cast<const uint8_t*>(token_values.data_ptr()), t);
     w.write_rows(w.token_offsets, "token_offsets", H5T_NATIVE_INT64, offsets.data(), at + 1, count, 1, 1);
   }
   w.commit();
+  w.last_record = record_index.back();
   w.failed = false;
+}
+
+void EmbeddingWriter::set_attribute(const std::string& name, const std::string& value) {
+  STRAND_CHECK(is_open(), "embedding writer: set_attribute() on a writer that is not open");
+  Impl& w = *impl_;
+  STRAND_CHECK(!w.failed, "embedding writer: an earlier write to ", w.partial,
+               " failed; open_resume() continues from its last commit");
+  EmbeddingWriterOptions probe;
+  probe.dim = 1;
+  probe.attributes[name] = value;
+  check_options(probe);  // ConfigError for the writer's own attributes
+  const QuietErrors quiet;
+  write_string_attribute(w.file.get(), name, value, w.partial);
 }
 
 void EmbeddingWriter::finish() {
@@ -834,6 +891,11 @@ void EmbeddingWriter::finish() {
     w.flush();
     check(H5Ldelete(w.file.get(), kStagingGroup, H5P_DEFAULT), w.partial, "cannot remove the staging rows");
     w.flush();
+    // Without staging rows the slots mean nothing (a resume after a kill here finds the tail in the
+    // datasets whatever they say); zero them so the finished file does not depend on the appends.
+    w.embeddings.slot = 0;
+    w.token_embeddings.slot = 0;
+    w.commit();
     if (!w.close_all()) fail(w.partial, "cannot close the file");
   }
   // The bytes reach the disk before the rename makes the file visible under its final name.
@@ -854,6 +916,206 @@ void EmbeddingWriter::finish() {
     ::fsync(dfd);  // best effort: some file systems refuse fsync on directories
     ::close(dfd);
   }
+}
+
+// --- EmbeddingReader ---------------------------------------------------------------------------
+
+struct EmbeddingReader::Impl {
+  std::string path;
+  EmbeddingFileInfo info;
+  Id file;
+  Id embeddings, token_embeddings, names, source, start, end, record_index, token_offsets;
+  Id value_type, string_type;
+
+  // Opens a dataset with a chunk cache of two chunks: reads go forward in blocks, so only a chunk
+  // straddling two blocks is needed twice, and a merge of many files keeps its memory small.
+  Id open_dataset(const std::string& name) {
+    STRAND_CHECK_AT(ParseError, (Location{path, -1, ""}), H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0,
+                    "not a complete strand embedding file: no dataset '", name, "'");
+    Id ds = checked(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path, "cannot open dataset " + name);
+    size_t chunk_bytes = 0;
+    {
+      Id dcpl = checked(H5Dget_create_plist(ds.get()), H5Pclose, path, "cannot read the layout of " + name);
+      Id type = checked(H5Dget_type(ds.get()), H5Tclose, path, "cannot read the type of " + name);
+      hsize_t shape[2] = {0, 0};
+      const int rank = H5Pget_layout(dcpl.get()) == H5D_CHUNKED ? H5Pget_chunk(dcpl.get(), 2, shape) : 0;
+      if (rank >= 1) chunk_bytes = static_cast<size_t>(shape[0] * (rank == 2 ? shape[1] : 1)) * H5Tget_size(type.get());
+    }
+    if (chunk_bytes == 0) return ds;
+    Id dapl = checked(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose, path, "cannot create dataset access properties");
+    check(H5Pset_chunk_cache(dapl.get(), 521, std::max<size_t>(2 * chunk_bytes + 1024, size_t{1} << 16),
+                             H5D_CHUNK_CACHE_W0_DEFAULT),
+          path, "cannot size the chunk cache");
+    ds.close();
+    return checked(H5Dopen2(file.get(), name.c_str(), dapl.get()), H5Dclose, path, "cannot open dataset " + name);
+  }
+
+  void check_range(int64_t begin, int64_t count, int64_t size, const char* what) const {
+    STRAND_CHECK(begin >= 0 && count >= 0 && begin <= size && count <= size - begin, path, ": ", what, " [", begin,
+                 ", ", begin + count, ") are outside the file's ", size);
+  }
+};
+
+EmbeddingReader::EmbeddingReader() : impl_(std::make_unique<Impl>()) {}
+EmbeddingReader::~EmbeddingReader() { close(); }
+bool EmbeddingReader::is_open() const noexcept { return impl_->file.valid(); }
+const std::string& EmbeddingReader::path() const noexcept { return impl_->path; }
+
+const EmbeddingFileInfo& EmbeddingReader::info() const {
+  STRAND_CHECK(is_open(), "embedding reader: info() on a reader that is not open");
+  return impl_->info;
+}
+
+void EmbeddingReader::close() {
+  if (!is_open()) return;
+  const QuietErrors quiet;
+  Impl& r = *impl_;
+  for (Id* id : {&r.embeddings, &r.token_embeddings, &r.names, &r.source, &r.start, &r.end, &r.record_index,
+                 &r.token_offsets, &r.value_type, &r.string_type})
+    id->close();
+  if (!r.file.close()) STRAND_LOG_WARN(r.path, ": closing the embedding file failed");
+}
+
+void EmbeddingReader::open(const std::string& path) {
+  STRAND_CHECK(!is_open(), "embedding reader: already open on ", impl_->path);
+  const QuietErrors quiet;
+  auto impl = std::make_unique<Impl>();
+  Impl& r = *impl;
+  r.path = path;
+  const Location where{path, -1, ""};
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    const bool partial = std::filesystem::exists(partial_path(path), ec);
+    throw IoError(path + ": no such file" +
+                  (partial ? " (" + partial_path(path) + " exists: the run that writes it has not finished)" : ""));
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw ParseError(where, "not an HDF5 file");
+  }
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (fid < 0) throw IoError(path + ": cannot open the HDF5 file (" + hdf5_error() + ")");
+  r.file = Id(fid, H5Fclose);
+  EmbeddingFileInfo& info = r.info;
+  STRAND_CHECK_AT(ParseError, where, read_string_attribute(fid, "format", path) == kFormat,
+                  "not a strand embedding file (attribute format is not '", kFormat, "')");
+  const int64_t version = read_int_attribute(fid, "format_version", path);
+  STRAND_CHECK_AT(ParseError, where, version == kFormatVersion, "format_version ", version,
+                  " is not supported (this build reads ", kFormatVersion,
+                  version < kFormatVersion ? "; the file was written by an older strand without /record_index: "
+                                             "embed the input again"
+                                           : "",
+                  ")");
+  info.dim = read_int_attribute(fid, "dim", path);
+  STRAND_CHECK_AT(ParseError, where, info.dim > 0, "attribute dim is ", info.dim);
+  const std::string dtype = read_string_attribute(fid, "dtype", path);
+  STRAND_CHECK_AT(ParseError, where, dtype == "float32" || dtype == "float16", "attribute dtype is '", dtype, "'");
+  info.dtype = dtype == "float16" ? EmbeddingDtype::Float16 : EmbeddingDtype::Float32;
+  info.store_tokens = read_int_attribute(fid, "store_tokens", path) != 0;
+  STRAND_CHECK_AT(ParseError, where, H5Lexists(fid, kStagingGroup, H5P_DEFAULT) <= 0,
+                  "unfinished embedding file (the writer's staging rows are still in it): a .partial file renamed "
+                  "before its run finished?");
+  const std::vector<int64_t> state = read_int_array_attribute(fid, kCommit, 4, path);
+  info.rows = state[0];
+  info.tokens = state[1];
+  STRAND_CHECK_AT(ParseError, where, info.rows >= 0 && info.tokens >= 0 && (info.store_tokens || info.tokens == 0),
+                  "bad committed counts in attribute ", kCommit);
+
+  // Every string attribute, by name.
+  std::vector<std::string> attribute_names;
+  H5Aiterate2(
+      fid, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &attribute_names);
+  for (const auto& name : attribute_names) {
+    if (name == "format" || name == "dtype") continue;
+    Id attr = checked(H5Aopen(fid, name.c_str(), H5P_DEFAULT), H5Aclose, path, "cannot open attribute " + name);
+    Id type = checked(H5Aget_type(attr.get()), H5Tclose, path, "cannot read the type of attribute " + name);
+    if (H5Tget_class(type.get()) == H5T_STRING) info.attributes[name] = read_string_attribute(fid, name, path);
+  }
+
+  r.value_type = info.dtype == EmbeddingDtype::Float16
+                     ? half_type(path)
+                     : checked(H5Tcopy(H5T_IEEE_F32LE), H5Tclose, path, "cannot copy the float type");
+  r.string_type = utf8_vlen_string(path);
+  const auto matrix = [&](Id& ds, const char* name, int64_t rows) {
+    ds = r.open_dataset(name);
+    Id space = checked(H5Dget_space(ds.get()), H5Sclose, path, std::string("cannot read the shape of ") + name);
+    hsize_t dims[2] = {0, 0};
+    STRAND_CHECK_AT(ParseError, where,
+                    H5Sget_simple_extent_ndims(space.get()) == 2 &&
+                        H5Sget_simple_extent_dims(space.get(), dims, nullptr) == 2 &&
+                        dims[0] == static_cast<hsize_t>(rows) && dims[1] == static_cast<hsize_t>(info.dim),
+                    "dataset ", name, " is not (", rows, ", ", info.dim, ") as the attributes say (unfinished file?)");
+    Id type = checked(H5Dget_type(ds.get()), H5Tclose, path, std::string("cannot read the type of ") + name);
+    const size_t value_bytes = info.dtype == EmbeddingDtype::Float16 ? 2 : 4;
+    STRAND_CHECK_AT(ParseError, where, H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == value_bytes,
+                    "dataset ", name, " does not hold ", dtype, " values");
+  };
+  const auto column = [&](Id& ds, const char* name, int64_t rows) {
+    ds = r.open_dataset(name);
+    const hsize_t have = length_of(ds.get(), path, name);
+    STRAND_CHECK_AT(ParseError, where, have == static_cast<hsize_t>(rows), "dataset ", name, " has ", have,
+                    " rows, not the ", rows, " committed (unfinished file?)");
+  };
+  try {
+    matrix(r.embeddings, "embeddings", info.rows);
+    {
+      Id dcpl = checked(H5Dget_create_plist(r.embeddings.get()), H5Pclose, path, "cannot read the chunk shape");
+      hsize_t shape[2] = {0, 0};
+      STRAND_CHECK_AT(ParseError, where, H5Pget_chunk(dcpl.get(), 2, shape) == 2 && shape[0] > 0,
+                      "dataset embeddings is not chunked by rows");
+      info.chunk_rows = static_cast<int64_t>(shape[0]);
+      info.gzip_level = deflate_level(r.embeddings.get(), path, "embeddings");
+    }
+    column(r.names, "names", info.rows);
+    column(r.source, "source", info.rows);
+    column(r.start, "start", info.rows);
+    column(r.end, "end", info.rows);
+    column(r.record_index, "record_index", info.rows);
+    if (info.store_tokens) {
+      matrix(r.token_embeddings, "token_embeddings", info.tokens);
+      column(r.token_offsets, "token_offsets", info.rows + 1);
+    }
+  } catch (const IoError& e) {
+    throw ParseError(where, std::string("damaged embedding file (") + e.what() + ")");
+  }
+  impl_ = std::move(impl);
+}
+
+EmbeddingRows EmbeddingReader::read_rows(int64_t begin, int64_t count) {
+  STRAND_CHECK(is_open(), "embedding reader: read_rows() on a reader that is not open");
+  Impl& r = *impl_;
+  r.check_range(begin, count, r.info.rows, "rows");
+  const QuietErrors quiet;
+  const auto at = static_cast<hsize_t>(begin), n = static_cast<hsize_t>(count);
+  EmbeddingRows out;
+  out.names = read_string_rows(r.names.get(), r.string_type.get(), at, n, r.path, "names");
+  out.sources = read_string_rows(r.source.get(), r.string_type.get(), at, n, r.path, "source");
+  out.start = read_int_rows(r.start.get(), at, n, r.path, "start");
+  out.end = read_int_rows(r.end.get(), at, n, r.path, "end");
+  out.record_index = read_int_rows(r.record_index.get(), at, n, r.path, "record_index");
+  if (r.info.store_tokens) out.token_offsets = read_int_rows(r.token_offsets.get(), at, n + 1, r.path, "token_offsets");
+  out.embeddings = at::empty({count, r.info.dim}, r.info.dtype == EmbeddingDtype::Float16 ? at::kHalf : at::kFloat);
+  read_dataset_rows(r.embeddings.get(), r.value_type.get(), at, n, static_cast<hsize_t>(r.info.dim),
+                    out.embeddings.data_ptr(), r.path, "embeddings");
+  return out;
+}
+
+at::Tensor EmbeddingReader::read_tokens(int64_t begin, int64_t count) {
+  STRAND_CHECK(is_open(), "embedding reader: read_tokens() on a reader that is not open");
+  Impl& r = *impl_;
+  STRAND_CHECK(r.info.store_tokens, r.path, ": the file holds no token embeddings");
+  r.check_range(begin, count, r.info.tokens, "token rows");
+  const QuietErrors quiet;
+  at::Tensor out = at::empty({count, r.info.dim}, r.info.dtype == EmbeddingDtype::Float16 ? at::kHalf : at::kFloat);
+  read_dataset_rows(r.token_embeddings.get(), r.value_type.get(), static_cast<hsize_t>(begin),
+                    static_cast<hsize_t>(count), static_cast<hsize_t>(r.info.dim), out.data_ptr(), r.path,
+                    "token_embeddings");
+  return out;
 }
 
 }  // namespace strand::pipelines

@@ -9,15 +9,19 @@
 //                                to (the contig of a region, the reference of an aligned read); equal
 //                                to the name when the row is (a window of) the record itself
 //   /start, /end       (N)       int64, 0-based half-open coordinates of the row in `source`
+//   /record_index      (N)       int64, 0-based index of the row's input record among all records
+//                                the run read (all shards; every window of a record has the same
+//                                index); non-decreasing down the file
 //   /token_embeddings  (T, dim)  only with store_tokens: every row's token embeddings, concatenated
 //   /token_offsets     (N + 1)   int64, only with store_tokens: row i's tokens are
 //                                token_embeddings[token_offsets[i] : token_offsets[i + 1]]
 // Every dataset is chunked and extendable along its first axis; the two (·, dim) datasets are
 // compressed (shuffle + gzip when gzip_level > 0), the 1-D ones are not (see below). Root
-// attributes: "format" = "strand.embeddings", "format_version" = 1, "dim", "dtype" ("float32" |
+// attributes: "format" = "strand.embeddings", "format_version" = 2, "dim", "dtype" ("float32" |
 // "float16"), "store_tokens" (0 | 1), "commit", "committed_rows" and "committed_tokens" (int64, see
 // below), and every EmbeddingWriterOptions::attributes entry as a string attribute (model, layer,
-// pooling, version, git_hash, command_line, ...).
+// pooling, version, git_hash, command_line, ...). Format version 2 added /record_index; version 1
+// files are refused by open_resume() and EmbeddingReader.
 //
 // float16. HDF5 1.10 has no predefined half type; the datasets use an IEEE 754 binary16 type built
 // from H5T_IEEE_F32LE (sign bit 15, exponent bits 10-14 with bias 15, mantissa bits 0-9, 2 bytes),
@@ -28,7 +32,8 @@
 //
 // Crash safety. Everything is written to PATH.partial (built as PATH.partial.new and renamed once
 // its empty state is committed); finish() flushes, closes, fsyncs and only then renames it to PATH,
-// so a killed run never leaves a file at PATH that looks complete. Each
+// so a killed run never leaves a file at PATH that looks complete. A finished file's "commit" is
+// (rows, token rows, 0, 0) whatever the appends were, so equal rows give equal attributes. Each
 // append() writes its rows past the committed end, flushes (H5Fflush), then updates the root
 // attribute "commit" (int64[4]: committed rows, committed token rows, and the staging slots below,
 // in one attribute so that it changes as a whole; "committed_rows" and "committed_tokens" repeat
@@ -54,7 +59,8 @@
 // on and off): 2 of 2077 files could not be resumed, both after appends spanning many chunks;
 // without these measures, 26 of 60. Power loss is not covered (only finish() fsyncs).
 //
-// Thread-safety: one writer per file, used from one thread. Errors: IoError for file-system and
+// Thread-safety: one writer or reader per file, used from one thread; HDF5 is not thread-safe, so
+// no two threads may use writers or readers at the same time. Errors: IoError for file-system and
 // HDF5 failures (the message carries HDF5's own error description), ShapeError for rows that do not
 // match the declared dim, ConfigError for bad options or a resume against a file written with other
 // settings, ParseError for a PATH.partial that is not a valid embedding file.
@@ -102,6 +108,9 @@ struct EmbeddingBatch {
   at::Tensor token_embeddings;
   /// ... with token_counts[i] tokens for row i (N entries, sum T).
   std::vector<int64_t> token_counts;
+  /// N input-record indices (>= 0, never below the previous row's), or empty: then each row is its
+  /// own record, numbered by its row in the file.
+  std::vector<int64_t> record_index;
 };
 
 /// What open_resume() found in PATH.partial: the committed rows, to be skipped by the caller.
@@ -112,6 +121,7 @@ struct ResumeInfo {
   std::vector<std::string> names;  ///< the committed rows' names, in row order
   std::vector<int64_t> start;      ///< their window starts
   std::vector<int64_t> end;        ///< their window ends
+  std::vector<int64_t> record_index;  ///< their input-record indices
 };
 
 /// The temporary name the writer uses for `path`: path + ".partial".
@@ -142,6 +152,10 @@ class EmbeddingWriter {
   /// open_resume() continues from the last commit. An empty batch does nothing.
   void append(const EmbeddingBatch& batch);
 
+  /// Sets (or replaces) a string attribute on the root group, e.g. a count known only at the end.
+  /// ConfigError for a name the writer keeps itself, IoError for write failures.
+  void set_attribute(const std::string& name, const std::string& value);
+
   /// Flushes and closes the file, fsyncs it and renames PATH.partial to PATH (replacing PATH).
   /// The writer is closed afterwards. IoError on failure (PATH.partial then stays).
   void finish();
@@ -150,6 +164,64 @@ class EmbeddingWriter {
   int64_t rows() const noexcept;    ///< committed rows
   int64_t tokens() const noexcept;  ///< committed token rows
   const std::string& path() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A complete embedding file as EmbeddingReader::open() found it.
+struct EmbeddingFileInfo {
+  int64_t dim = 0;
+  EmbeddingDtype dtype = EmbeddingDtype::Float32;
+  bool store_tokens = false;
+  int64_t rows = 0;        ///< N
+  int64_t tokens = 0;      ///< T (0 without store_tokens)
+  int64_t chunk_rows = 0;  ///< rows per chunk of /embeddings
+  int gzip_level = 0;      ///< deflate level of /embeddings (0 = uncompressed)
+  /// Every string attribute of the root group (model, layer, pooling, shard, command_line, ...);
+  /// "dtype" and "format" are in the fields above.
+  std::map<std::string, std::string> attributes;
+};
+
+/// Rows [begin, begin + count) of an embedding file, as stored.
+struct EmbeddingRows {
+  std::vector<std::string> names;
+  std::vector<std::string> sources;  ///< as stored: equal to the name for a row of the record itself
+  std::vector<int64_t> start;
+  std::vector<int64_t> end;
+  std::vector<int64_t> record_index;
+  /// store_tokens only: count + 1 entries of /token_offsets (absolute token rows of the file).
+  std::vector<int64_t> token_offsets;
+  /// (count, dim) CPU tensor, float32 or float16 as the file stores it (the exact stored bits).
+  at::Tensor embeddings;
+};
+
+/// Reads a complete embedding file (format version 2) in blocks of rows, so that a file larger
+/// than memory can be streamed. Thread-safety as for the writer (see the top of this file).
+class EmbeddingReader {
+ public:
+  EmbeddingReader();
+  ~EmbeddingReader();
+  EmbeddingReader(const EmbeddingReader&) = delete;
+  EmbeddingReader& operator=(const EmbeddingReader&) = delete;
+
+  /// Opens PATH read-only and checks it: IoError when it cannot be opened; ParseError when it is
+  /// not a strand embedding file, has another format_version, lacks a dataset, or is unfinished
+  /// (writer staging rows left, or dataset lengths that disagree with the committed counts, as in
+  /// a PATH.partial renamed by hand).
+  void open(const std::string& path);
+  bool is_open() const noexcept;
+  const std::string& path() const noexcept;
+  const EmbeddingFileInfo& info() const;  ///< of the open file
+
+  /// Rows [begin, begin + count): InputError when they are not inside [0, rows), IoError for read
+  /// failures.
+  EmbeddingRows read_rows(int64_t begin, int64_t count);
+  /// Token rows [begin, begin + count) as a (count, dim) tensor in the file's dtype (store_tokens
+  /// files only, InputError otherwise or outside [0, tokens)).
+  at::Tensor read_tokens(int64_t begin, int64_t count);
+  void close();
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 // The HDF5 embedding writer, read back through the HDF5 C++ API (a reader independent of the
 // writer's C API code): layout, types, chunking and filters, attributes, the .partial protocol,
-// resume after a crash, float16 storage and sharding.
+// resume after a crash, float16 storage, record indices and sharding; and EmbeddingReader against
+// what the writer was given.
 #include <ATen/ATen.h>
 #include <H5Cpp.h>
 #include <gtest/gtest.h>
@@ -183,6 +184,8 @@ TEST(EmbeddingWriter, LayoutTypesChunkingFiltersAndAttributes) {
   EXPECT_EQ(read_ints(f, "start"), (std::vector<int64_t>{0, 10, 20, 30, 40, 50, 60}));
   EXPECT_EQ(read_ints(f, "end"), (std::vector<int64_t>{7, 17, 27, 37, 47, 57, 67}));
   EXPECT_EQ(f.openDataSet("start").getIntType().getSize(), 8u);
+  // No record indices given: each row is its own record.
+  EXPECT_EQ(read_ints(f, "record_index"), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));
 
   // Tokens per row 1, 2, 3, 1, 2, 3, 1: offsets are their running sum.
   EXPECT_EQ(read_ints(f, "token_offsets"), (std::vector<int64_t>{0, 1, 3, 6, 7, 9, 12, 13}));
@@ -193,7 +196,7 @@ TEST(EmbeddingWriter, LayoutTypesChunkingFiltersAndAttributes) {
   EXPECT_EQ(tokens[12 * 5 + 4], 3000.0f + 34);
 
   EXPECT_EQ(string_attribute(f, "format"), "strand.embeddings");
-  EXPECT_EQ(int_attribute(f, "format_version"), 1);
+  EXPECT_EQ(int_attribute(f, "format_version"), 2);
   EXPECT_EQ(int_attribute(f, "dim"), 5);
   EXPECT_EQ(string_attribute(f, "dtype"), "float32");
   EXPECT_EQ(int_attribute(f, "store_tokens"), 1);
@@ -559,4 +562,129 @@ TEST(EmbeddingWriter, ShardOfSplitsRecordsRoundRobin) {
   EXPECT_THROW(shard_of(0, "rec", 0, 0), InputError);
   EXPECT_THROW(shard_of(0, "rec", 2, 2), InputError);
   EXPECT_THROW(shard_of(-1, "rec", 0, 2), InputError);
+}
+
+TEST(EmbeddingWriter, RecordIndexNeverDecreasesAndFinishedCommitIsCanonical) {
+  const auto dir = fresh_dir("records");
+  const std::string path = (dir / "emb.h5").string();
+  const int64_t dim = 3;
+  EmbeddingWriterOptions o = base_options(dim);  // 4 rows per chunk
+  o.store_tokens = true;
+  {
+    EmbeddingWriter w;
+    w.open(path, o);
+    auto b = make_batch(0, 3, dim, true);
+    b.record_index = {0, 0, 2};  // record 0 in two windows, record 1 gave no row
+    w.append(b);
+    b = make_batch(3, 1, dim, true);
+    b.record_index = {1};
+    EXPECT_THROW(w.append(b), InputError);  // below the previous row's record
+    b.record_index = {-1};
+    EXPECT_THROW(w.append(b), InputError);
+    b.record_index = {2, 3};
+    EXPECT_THROW(w.append(b), ShapeError);  // 2 indices for 1 row
+    EXPECT_EQ(w.rows(), 3);
+    b = make_batch(3, 2, dim, true);
+    b.record_index = {2, 5};
+    w.append(b);
+  }  // interrupted: resume must know the last record
+  EmbeddingWriter w;
+  const ResumeInfo info = w.open_resume(path, o);
+  EXPECT_EQ(info.record_index, (std::vector<int64_t>{0, 0, 2, 2, 5}));
+  auto b = make_batch(5, 1, dim, true);
+  b.record_index = {4};
+  EXPECT_THROW(w.append(b), InputError);
+  b.record_index = {7};
+  w.append(b);
+  w.set_attribute("records", "8");
+  EXPECT_THROW(w.set_attribute("dim", "4"), ConfigError);  // the writer's own
+  EXPECT_THROW(w.set_attribute("commit", "x"), ConfigError);
+  w.finish();
+  EXPECT_THROW(w.set_attribute("records", "9"), InputError);  // closed
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  EXPECT_EQ(read_ints(f, "record_index"), (std::vector<int64_t>{0, 0, 2, 2, 5, 7}));
+  EXPECT_EQ(string_attribute(f, "records"), "8");
+  // The staging slots a finished file's commit names are zero whatever the appends did.
+  int64_t commit[4] = {-1, -1, -1, -1};
+  f.openAttribute("commit").read(H5::PredType::NATIVE_INT64, commit);
+  EXPECT_EQ(commit[0], 6);
+  EXPECT_EQ(commit[1], 1 + 2 + 3 + 1 + 2 + 3);
+  EXPECT_EQ(commit[2], 0);
+  EXPECT_EQ(commit[3], 0);
+}
+
+// The reader returns exactly what the writer was given: float16 bits, strings, offsets; in
+// blocks that start and end inside chunks.
+TEST(EmbeddingReader, ReadsRowsAndTokensAsStored) {
+  const auto dir = fresh_dir("reader");
+  const std::string path = (dir / "emb.h5").string();
+  const int64_t dim = 6;
+  EmbeddingWriterOptions o = base_options(dim);  // 4 rows per chunk, gzip 6
+  o.store_tokens = true;
+  o.dtype = EmbeddingDtype::Float16;
+  o.attributes["shard"] = "1/3";
+  std::vector<EmbeddingBatch> batches = {make_batch(0, 5, dim, true), make_batch(5, 4, dim, true)};
+  batches[0].sources = {"", "chrX", "", "", ""};
+  batches[0].record_index = {1, 1, 4, 4, 4};
+  batches[1].record_index = {7, 10, 10, 13};
+  {
+    EmbeddingWriter w;
+    w.open(path, o);
+    for (const auto& b : batches) w.append(b);
+    w.finish();
+  }
+  EmbeddingReader r;
+  r.open(path);
+  const EmbeddingFileInfo& info = r.info();
+  EXPECT_EQ(info.dim, dim);
+  EXPECT_EQ(info.dtype, EmbeddingDtype::Float16);
+  EXPECT_TRUE(info.store_tokens);
+  EXPECT_EQ(info.rows, 9);
+  EXPECT_EQ(info.tokens, 3 * (1 + 2 + 3));  // row % 3 + 1 tokens per row
+  EXPECT_EQ(info.chunk_rows, 4);
+  EXPECT_EQ(info.gzip_level, 6);
+  for (const auto& [key, value] : o.attributes) EXPECT_EQ(info.attributes.at(key), value) << key;
+  EXPECT_EQ(info.attributes.count("dtype"), 0u);
+
+  const EmbeddingRows rows = r.read_rows(3, 5);  // rows 3..7: across both batches and chunks
+  EXPECT_EQ(rows.names, (std::vector<std::string>{"rec3", "rec4", "rec5", "rec6", "rec7"}));
+  EXPECT_EQ(rows.sources, rows.names);
+  EXPECT_EQ(rows.start, (std::vector<int64_t>{30, 40, 50, 60, 70}));
+  EXPECT_EQ(rows.end, (std::vector<int64_t>{37, 47, 57, 67, 77}));
+  EXPECT_EQ(rows.record_index, (std::vector<int64_t>{4, 4, 7, 10, 10}));
+  EXPECT_EQ(rows.token_offsets, (std::vector<int64_t>{6, 7, 9, 12, 13, 15}));
+  ASSERT_EQ(rows.embeddings.scalar_type(), at::kHalf);
+  const at::Tensor all = at::cat({batches[0].embeddings, batches[1].embeddings}).to(at::kHalf);
+  EXPECT_TRUE(at::equal(rows.embeddings, all.slice(0, 3, 8)));
+  EXPECT_EQ(r.read_rows(1, 1).sources, (std::vector<std::string>{"chrX"}));
+  EXPECT_TRUE(r.read_rows(9, 0).names.empty());
+  const at::Tensor tokens = at::cat({batches[0].token_embeddings, batches[1].token_embeddings}).to(at::kHalf);
+  EXPECT_TRUE(at::equal(r.read_tokens(5, 9), tokens.slice(0, 5, 14)));
+  EXPECT_THROW(r.read_rows(8, 2), InputError);
+  EXPECT_THROW(r.read_rows(-1, 1), InputError);
+  EXPECT_THROW(r.read_tokens(0, info.tokens + 1), InputError);
+  r.close();
+  EXPECT_FALSE(r.is_open());
+
+  // Not finished: the final name does not exist yet, or a .partial renamed by hand.
+  const std::string unfinished = (dir / "unfinished.h5").string();
+  {
+    EmbeddingWriter w;
+    w.open(unfinished, base_options(dim));
+    w.append(make_batch(0, 2, dim, false));
+  }
+  std::string msg = message_of<IoError>([&] { EmbeddingReader().open(unfinished); });
+  EXPECT_NE(msg.find("has not finished"), std::string::npos) << msg;
+  fs::rename(partial_path(unfinished), unfinished);
+  msg = message_of<ParseError>([&] { EmbeddingReader().open(unfinished); });
+  EXPECT_NE(msg.find("unfinished"), std::string::npos) << msg;
+
+  // Format version 1 (no record_index) is refused with a way out.
+  {
+    H5::H5File f(path, H5F_ACC_RDWR);
+    const int64_t one = 1;
+    f.openAttribute("format_version").write(H5::PredType::NATIVE_INT64, &one);
+  }
+  msg = message_of<ParseError>([&] { EmbeddingReader().open(path); });
+  EXPECT_NE(msg.find("older strand"), std::string::npos) << msg;
 }

@@ -263,6 +263,7 @@ TEST(Embed, ResumeAfterACrashEqualsAnUninterruptedRun) {
     batch.start = read_ints(two, "start");
     batch.end = read_ints(two, "end");
     batch.names.assign(6, "CHROMOSOME_I");
+    batch.record_index.assign(6, 0);  // six windows of record 0
     writer.append(batch);
   }  // destroyed without finish(): OUT.partial stays
   ASSERT_TRUE(fs::exists(pipelines::partial_path(dir / "resumed.h5")));
