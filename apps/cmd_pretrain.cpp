@@ -50,17 +50,23 @@ int cmd_pretrain(int argc, char** argv) {
     ("resume", po::bool_switch(&o.resume), "continue from the last checkpoint in OUT/train_state")
     ("stop-after", po::value<int64_t>(&o.stop_after)->default_value(0),
      "stop this run after N steps (checkpointed), e.g. to fit a batch-job time limit; 0 = run to --steps")
-    ("skip-invalid", po::bool_switch(&o.read.skip_invalid), "skip malformed records (counted)");
+    ("skip-invalid", po::bool_switch(&o.read.skip_invalid), "skip malformed records (counted)")
+    ("dist-timeout", po::value<double>(&o.dist_timeout_s)->default_value(o.dist_timeout_s),
+     "data-parallel runs (torchrun, srun, mpirun): seconds to wait for the other ranks at start-up and in "
+     "each collective before failing");
   po::variables_map vm;
   if (!parse_command(argc, argv, "strand pretrain --data FILE... --out DIR [options]",
                      "Pretrains a model (tokenizer + backbone + LM head) on sequence files with a causal or masked "
                      "language-modelling objective. Writes OUT/config.json, model.safetensors and tokenizer.json "
-                     "when done, metrics.jsonl as it goes, and checkpoints that --resume continues exactly.",
+                     "when done, metrics.jsonl as it goes, and checkpoints that --resume continues exactly. "
+                     "Started by torchrun, srun or mpirun with several processes, it trains data-parallel (each "
+                     "process takes its share of every batch; rank 0 writes the outputs).",
                      opts, common, vm))
     return 0;
   o.seed = common.seed;
   o.command_line = command_line(argc, argv);
   const auto s = pipelines::run_pretrain(o);
+  if (s.rank != 0) return 0;  // rank 0 speaks for a data-parallel job
   std::fprintf(stderr, "model: %lld parameters; %lld steps; last training loss %.4f; %.0f tokens/s\n",
                static_cast<long long>(s.parameters), static_cast<long long>(s.steps), s.last_loss, s.tokens_per_s);
   if (s.val_bits_per_base)

@@ -15,6 +15,7 @@
 #include "libseq/core/random.h"
 #include "libseq/core/version.h"
 #include "libseq/models/model.h"
+#include "libseq/train/distributed.h"
 #include "libseq/train/objectives.h"
 #include "libseq/train/trainer.h"
 #include "pipelines/presets.h"
@@ -74,15 +75,29 @@ TokenClasses token_classes(const tokenize::Tokenizer& tok) {
 // table (V) looked up at every id of ids (B, L) -> (B, L).
 at::Tensor per_token(const at::Tensor& table, const at::Tensor& ids) { return table.index({ids}); }
 
-}  // namespace
+// A batch made ready for the model. Augmentation and MLM corruption are applied to the whole
+// global batch, so every rank of a data-parallel job draws the same random numbers as a single
+// process would, and then scores its own rows.
+struct PreparedBatch {
+  at::Tensor input;   // (B, L) ids the model sees
+  at::Tensor ids;     // (B, L) ids after augmentation (CLM targets)
+  at::Tensor mask;    // (B, L) bool
+  at::Tensor labels;  // (B, L) MLM targets (undefined for CLM)
+};
 
-PretrainSummary run_pretrain(const PretrainOptions& o) {
-  if (o.data.empty()) throw ConfigError("pretrain: no training data given (--data)");
-  if (o.out.empty()) throw ConfigError("pretrain: no output directory given (--out)");
-  if (o.steps <= 0 || o.batch <= 0 || o.accum <= 0 || o.seq_len <= 0)
-    throw ConfigError("pretrain: --steps, --batch, --accum and --seq-len must be positive");
-  if (!(o.val_fraction > 0 && o.val_fraction < 1)) throw ConfigError("pretrain: --val-fraction must be in (0, 1)");
+// Rows [begin, end) of t, or t itself when that is all of it.
+at::Tensor rows_of(const at::Tensor& t, int64_t begin, int64_t end) {
+  return begin == 0 && end == t.size(0) ? t : t.narrow(0, begin, end - begin);
+}
+
+PretrainSummary run_pretrain_on(const PretrainOptions& o, const std::shared_ptr<train::Distributed>& dist) {
   const auto started = std::chrono::steady_clock::now();
+  const int rank = dist ? dist->rank() : 0;
+  const int world = dist ? dist->world_size() : 1;
+  if (o.batch < world) {
+    throw ConfigError("pretrain: --batch " + std::to_string(o.batch) + " is smaller than the " + std::to_string(world) +
+                      " ranks: every rank takes its share of each batch of --batch windows");
+  }
 
   std::shared_ptr<const tokenize::Tokenizer> tok =
       o.tokenizer_file.empty() ? std::shared_ptr<const tokenize::Tokenizer>(tokenizer_registry().create(o.tokenizer))
@@ -109,6 +124,8 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
   models::SequenceModel model(config);
   PretrainSummary summary;
   summary.out = o.out;
+  summary.rank = rank;
+  summary.world_size = world;
   for (const auto& p : model->parameters()) summary.parameters += p.numel();
 
   bio::data::WindowDatasetOptions d;
@@ -142,10 +159,10 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
     mask_options.validate();
   }
 
-  // Loss of one batch: the summed loss in nats and the number of scored tokens. `generator`
-  // fixes the MLM masks of validation batches, so every validation scores the same positions.
-  const auto batch_loss = [&](const bio::data::Batch& b, bool augment,
-                              compat::optional<at::Generator> generator) -> train::TokenLoss {
+  // Augmentation and (MLM) corruption of one batch. `generator` fixes the MLM masks of validation
+  // batches, so every validation scores the same positions.
+  const auto prepare = [&](const bio::data::Batch& b, bool augment,
+                           compat::optional<at::Generator> generator) -> PreparedBatch {
     at::Tensor ids = b.ids;
     const at::Tensor& mask = b.attention_mask;
     if (augment && complement.defined()) {
@@ -155,10 +172,25 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
       const at::Tensor rc = train::reverse_complement_batch(ids, complement, bases);
       ids = at::where(flip.unsqueeze(1), rc, ids);
     }
-    if (!mlm) return train::clm_loss(model->forward(ids, mask).logits, ids, mask);
+    if (!mlm) return PreparedBatch{ids, ids, mask, at::Tensor()};
     const at::Tensor content = mask & per_token(classes.maskable, ids);
     const train::MlmBatch masked = train::mlm_mask(ids, content, mask_options, generator);
-    return train::mlm_loss(model->forward(masked.input_ids, mask).logits, masked.labels);
+    return PreparedBatch{masked.input_ids, ids, mask, masked.labels};
+  };
+  // Loss of rows [begin, end) of a prepared batch: the summed loss in nats and the number of
+  // scored tokens.
+  const auto score = [&](const PreparedBatch& p, int64_t begin, int64_t end) -> train::TokenLoss {
+    const at::Tensor input = rows_of(p.input, begin, end);
+    const at::Tensor mask = rows_of(p.mask, begin, end);
+    if (!mlm) return train::clm_loss(model->forward(input, mask).logits, rows_of(p.ids, begin, end), mask);
+    return train::mlm_loss(model->forward(input, mask).logits, rows_of(p.labels, begin, end));
+  };
+  // Targets the loss of the whole batch averages over (what clm_loss / mlm_loss count).
+  const auto scored_targets = [&](const PreparedBatch& p) -> int64_t {
+    if (mlm) return (p.labels != train::kIgnoreIndex).sum().item<int64_t>();
+    const int64_t l = p.mask.size(1);
+    if (l < 2) return 0;
+    return (p.mask.narrow(1, 0, l - 1) & p.mask.narrow(1, 1, l - 1)).sum().item<int64_t>();
   };
 
   // Order-0 baseline over the validation targets (see pretrain.h), computed once.
@@ -202,16 +234,24 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
   t.val_every = o.val_every;
   t.seed = o.seed;
   t.progress_label = "pretrain";
+  t.distributed = dist;
 
-  int64_t run_tokens = 0;
   train::TrainerCallbacks cb;
   cb.micro_step = [&](int64_t) {
     bio::data::Batch b;
     if (!dataset.next(b)) throw InternalError("the training stream ended although it is endless");
-    const train::TokenLoss loss = batch_loss(b, true, compat::nullopt);
-    const int64_t tokens = b.attention_mask.sum().item<int64_t>();
-    run_tokens += tokens;
-    return train::StepResult{loss.mean, tokens};
+    const PreparedBatch p = prepare(b, true, compat::nullopt);
+    if (!dist) {
+      const train::TokenLoss loss = score(p, 0, p.input.size(0));
+      return train::StepResult{loss.mean, b.attention_mask.sum().item<int64_t>()};
+    }
+    // Every rank read the same global batch; this one scores its rows, weighted so that the mean
+    // over ranks of the returned losses is the loss of the whole batch (see trainer.h).
+    const train::RowRange rows = train::shard_rows(p.input.size(0), rank, world);
+    const train::TokenLoss loss = score(p, rows.begin, rows.end);
+    const double weight = static_cast<double>(world) / static_cast<double>(std::max<int64_t>(1, scored_targets(p)));
+    const int64_t tokens = rows_of(p.mask, rows.begin, rows.end).sum().item<int64_t>();
+    return train::StepResult{loss.sum * weight, tokens};
   };
   cb.data_state = [&] { return dataset.state(); };
   cb.restore_data_state = [&](const nlohmann::json& s) { dataset.restore(s); };
@@ -220,9 +260,13 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
     at::Generator gen = at::detail::createCPUGenerator(o.seed ^ 0x5eedULL);
     bio::data::Batch b;
     train::ValidationResult r;
-    int64_t bases = 0, maskable = 0;
+    int64_t bases = 0, maskable = 0, index = 0;
     while (pass.next(b)) {
-      const train::TokenLoss loss = batch_loss(b, false, gen);
+      const PreparedBatch p = prepare(b, false, gen);
+      // Data-parallel: batch i is scored by rank i mod world (every rank still draws every batch's
+      // masks, so the masks do not depend on the number of ranks).
+      if (index++ % world != rank) continue;
+      const train::TokenLoss loss = score(p, 0, p.input.size(0));
       r.loss_sum += loss.sum.item<double>();
       r.tokens += loss.count.item<int64_t>();
       bases += b.real_bases;
@@ -231,9 +275,10 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
                                .item<int64_t>();
     }
     // MLM scores a sample of the tokens: its bases are the share of bases those tokens stand for.
-    r.bases = mlm ? std::max<int64_t>(1, std::llround(static_cast<double>(bases) * r.tokens /
-                                                      std::max<int64_t>(1, maskable)))
-                  : bases;
+    // (Data-parallel: each rank's share, which the trainer adds up; a rank may have none.)
+    const int64_t sampled_bases =
+        std::llround(static_cast<double>(bases) * r.tokens / std::max<int64_t>(1, maskable));
+    r.bases = mlm ? (dist ? sampled_bases : std::max<int64_t>(1, sampled_bases)) : bases;
     return r;
   };
   cb.on_step = [&](const train::StepRecord& rec) {
@@ -249,17 +294,46 @@ PretrainSummary run_pretrain(const PretrainOptions& o) {
     if (!trainer.resume()) STRAND_LOG_INFO("no checkpoint in ", o.out, "/train_state: starting from step 0");
   }
   const int64_t until = o.stop_after > 0 ? std::min(o.steps, trainer.step() + o.stop_after) : o.steps;
+  const int64_t tokens_before = trainer.tokens_seen();
   const auto train_start = std::chrono::steady_clock::now();
   trainer.run(until);
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
   summary.steps = trainer.step();
-  summary.tokens_per_s = train_seconds > 0 ? static_cast<double>(run_tokens) / train_seconds : 0;
+  const auto run_tokens = static_cast<double>(trainer.tokens_seen() - tokens_before);  // all ranks
+  summary.tokens_per_s = train_seconds > 0 ? run_tokens / train_seconds : 0;
   if (summary.steps >= o.steps) {
-    models::save_model_dir(o.out, config, model, tok->to_json());
+    if (!dist || dist->is_main()) models::save_model_dir(o.out, config, model, tok->to_json());
     summary.finished = true;
   }
+  // Nobody reports success before rank 0 has written the model (or failed to).
+  if (dist) dist->barrier("the end of training");
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;
+}
+
+}  // namespace
+
+PretrainSummary run_pretrain(const PretrainOptions& o) {
+  if (o.data.empty()) throw ConfigError("pretrain: no training data given (--data)");
+  if (o.out.empty()) throw ConfigError("pretrain: no output directory given (--out)");
+  if (o.steps <= 0 || o.batch <= 0 || o.accum <= 0 || o.seq_len <= 0)
+    throw ConfigError("pretrain: --steps, --batch, --accum and --seq-len must be positive");
+  if (!(o.val_fraction > 0 && o.val_fraction < 1)) throw ConfigError("pretrain: --val-fraction must be in (0, 1)");
+  if (!(o.dist_timeout_s > 0 && o.dist_timeout_s < 1e7))
+    throw ConfigError("pretrain: --dist-timeout must be a positive number of seconds");
+
+  // Data-parallel when a launcher describes more than one rank (libseq/train/distributed.h).
+  train::DistributedOptions d;
+  d.timeout = std::chrono::milliseconds(std::llround(o.dist_timeout_s * 1000.0));
+  const std::shared_ptr<train::Distributed> dist = train::init_distributed(d);
+  if (!dist) return run_pretrain_on(o, nullptr);
+  train::quiet_unless_main(*dist);
+  try {
+    return run_pretrain_on(o, dist);
+  } catch (...) {
+    train::report_current_exception(*dist);
+    throw;
+  }
 }
 
 }  // namespace strand::pipelines

@@ -7,6 +7,13 @@
 // PretrainSummary::baseline_bits_per_base, the order-0 entropy of the same targets: the bits per
 // base a model that knows only the validation data's token frequencies would need (for
 // character tokenizers, the base-composition entropy).
+//
+// Data-parallel training: when the environment describes several ranks (torchrun, srun, mpirun;
+// libseq/train/distributed.h), each of the processes reads the same stream of global batches of
+// `batch` windows and trains on its share of the rows, with gradients averaged over the ranks, so
+// the run follows the one-process run with the same options (up to float summation order);
+// validation batches are divided among the ranks. Only rank 0 writes metrics, checkpoints, the
+// model and progress; a failing rank makes every rank stop with an error that names it.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +54,7 @@ struct PretrainOptions {
   bool resume = false;                ///< continue from OUT/train_state
   int64_t stop_after = 0;             ///< stop this run after this many steps (0 = run to --steps)
   uint64_t seed = 42;
+  double dist_timeout_s = 1800;       ///< data-parallel: rendezvous and collective timeout, seconds
   std::string command_line;
 };
 
@@ -61,11 +69,14 @@ struct PretrainSummary {
   double seconds = 0;
   bool finished = false;              ///< reached --steps (the model directory was written)
   std::string out;
+  int rank = 0;                       ///< this process's rank in a data-parallel job
+  int world_size = 1;                 ///< ranks of the job (1: a single process)
 };
 
-/// Runs the job. Throws ConfigError for bad options, InputError/ParseError for bad data,
-/// train::DivergenceError when the loss diverges (the last checkpoint stays intact), IoError for
-/// output failures.
+/// Runs the job. Throws ConfigError for bad options or rendezvous variables, InputError/ParseError
+/// for bad data, train::DivergenceError when the loss diverges (the last checkpoint stays intact),
+/// IoError for output failures, train::DistributedError when another rank failed or could not be
+/// reached.
 PretrainSummary run_pretrain(const PretrainOptions& options);
 
 }  // namespace strand::pipelines

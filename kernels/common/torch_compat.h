@@ -9,7 +9,22 @@
 #define STRAND_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+// c10d (torch.distributed's C++ core): LibTorch 2.0 split the collective implementations (Gloo,
+// NCCL) out of c10d::ProcessGroup into c10d::Backend; 1.13's ProcessGroupGloo/ProcessGroupNCCL
+// derive from ProcessGroup itself. Both bases have the same collective methods (allreduce,
+// broadcast, barrier with their *Options structs) and both return c10::intrusive_ptr<c10d::Work>.
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace strand::compat {
+
+#if STRAND_TORCH_AT_LEAST(2, 0)
+using C10dBackend = ::c10d::Backend;
+#else
+using C10dBackend = ::c10d::ProcessGroup;
+#endif
 
 // LibTorch 2.4 made c10::optional an alias of std::optional; 1.13 has its own class. Both accept
 // these spellings.

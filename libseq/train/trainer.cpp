@@ -25,6 +25,7 @@
 #include "libseq/core/version.h"
 #include "libseq/io/atomic_file.h"
 #include "libseq/io/safetensors.h"
+#include "libseq/train/distributed.h"
 #include "libseq/train/rng_state.h"
 
 namespace strand::train {
@@ -196,9 +197,15 @@ Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainerOptions option
     STRAND_CHECK(static_cast<bool>(callbacks_.validate), "trainer: val_every > 0 needs the validate callback");
   }
   optimizer_ = make_adamw(*model_, options_.optimizer);
-  make_dirs(options_.out_dir);
+  if (options_.distributed && options_.distributed->world_size() > 1) {
+    dist_ = options_.distributed.get();
+    dist_->broadcast_module(*model_, 0);
+  }
+  if (is_main()) make_dirs(options_.out_dir);
   manual_seed(options_.seed);
 }
+
+bool Trainer::is_main() const noexcept { return dist_ == nullptr || dist_->is_main(); }
 
 Trainer::~Trainer() {
   if (progress_open_) std::fputc('\n', stderr);
@@ -216,9 +223,21 @@ bool Trainer::resume() {
   STRAND_CHECK(!started_, "trainer: resume() must be called before run()");
   STRAND_CHECK(!resumed_, "trainer: resume() was already called");
   const auto all = list_checkpoints(options_.out_dir);
+  if (dist_) {
+    // Every rank must continue from the same checkpoint.
+    const int64_t local = all.empty() ? -1 : parse_step_dir(fs::path(all.back()).filename().string());
+    const auto ext = dist_->all_reduce(std::vector<int64_t>{local, -local}, ReduceKind::Max,
+                                       "checkpoint agreement before resuming");
+    if (ext[0] != -ext[1]) {
+      const auto name = [](int64_t step) { return step < 0 ? std::string("none") : "step " + std::to_string(step); };
+      throw ConfigError(dist_->describe() + ": the ranks see different newest checkpoints in " + checkpoint_root() +
+                        " (from " + name(-ext[1]) + " to " + name(ext[0]) + "; this rank sees " + name(local) +
+                        "): OUT must be on a file system that every rank sees");
+    }
+  }
   if (all.empty()) return false;
   load_checkpoint(all.back());
-  rewrite_metrics_up_to(step_);
+  if (is_main()) rewrite_metrics_up_to(step_);
   resumed_ = true;
   STRAND_LOG_INFO("resumed training from ", all.back(), " at step ", step_);
   return true;
@@ -362,6 +381,15 @@ void Trainer::load_checkpoint(const std::string& dir) {
   for (auto& [param, param_state] : loaded) {
     using Map = std::decay_t<decltype(state_map)>;
     state_map[optimizer_state_key<Map>(param)] = std::move(param_state);
+    // LibTorch 1.13's zero_grad() zeroes gradients but keeps them defined, so in an uninterrupted
+    // run a parameter that has optimizer state has a gradient at every later step, also at a step
+    // whose data does not reach it (AdamW then still applies momentum and decay). Give it that
+    // zero gradient back, or the resumed run would skip it. (LibTorch 2.x's zero_grad() resets
+    // gradients to undefined before the next step, so this changes nothing there.)
+    if (!param.grad().defined()) {
+      at::Tensor p = param;
+      p.mutable_grad() = at::zeros_like(p);
+    }
   }
   step_ = step;
   tokens_seen_ = tokens_seen;
@@ -374,9 +402,13 @@ std::string Trainer::save_checkpoint() {
   STRAND_CHECK(callbacks_.data_state && callbacks_.restore_data_state,
                "trainer: checkpointing needs the data_state and restore_data_state callbacks");
   const std::string root = checkpoint_root();
-  make_dirs(root);
   const std::string name = step_dir_name(step_);
   const std::string final_dir = join(root, name);
+  if (!is_main()) {
+    saved_checkpoint_ = true;
+    return final_dir;
+  }
+  make_dirs(root);
   const std::string temp_dir = join(root, kTempPrefix + name.substr(5) + "." + std::to_string(::getpid()));
   const nlohmann::json data_state = callbacks_.data_state();
 
@@ -510,11 +542,19 @@ StepRecord Trainer::train_step() {
     loss_total = loss_total.defined() ? loss_total + value : value;
     tokens += r.tokens;
   }
-  const double loss = loss_total.item<double>() / static_cast<double>(accum);
-
   std::vector<at::Tensor> params;
   for (const auto& group : optimizer_->param_groups())
     params.insert(params.end(), group.params().begin(), group.params().end());
+
+  double loss_sum = loss_total.item<double>();
+  if (dist_) {
+    dist_->all_reduce_gradients(params, "gradient all-reduce of step " + std::to_string(next));
+    const auto totals = dist_->all_reduce(std::vector<double>{loss_sum, static_cast<double>(tokens)},
+                                          ReduceKind::Sum, "loss all-reduce of step " + std::to_string(next));
+    loss_sum = totals[0] / static_cast<double>(dist_->world_size());
+    tokens = std::llround(totals[1]);
+  }
+  const double loss = loss_sum / static_cast<double>(accum);
   // An infinite threshold scales by exactly 1: clipping off, the same norm computation.
   const double max_norm =
       options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity();
@@ -568,6 +608,18 @@ void Trainer::validate_into(StepRecord& record) {
   }
   model_->train();
   restore_torch_rng_state(rng, rng_source);
+  if (dist_) {
+    const auto sums = dist_->all_reduce(
+        std::vector<double>{v.loss_sum, static_cast<double>(v.tokens), v.bases ? static_cast<double>(*v.bases) : 0.0,
+                            v.bases ? 1.0 : 0.0},
+        ReduceKind::Sum, "validation all-reduce of step " + std::to_string(record.step));
+    const int64_t with_bases = std::llround(sums[3]);
+    STRAND_CHECK(with_bases == 0 || with_bases == dist_->world_size(), "trainer: validation at step ", record.step,
+                 " reported bases on ", with_bases, " of ", dist_->world_size(), " ranks only");
+    v.loss_sum = sums[0];
+    v.tokens = std::llround(sums[1]);
+    v.bases = with_bases > 0 ? std::optional<int64_t>(std::llround(sums[2])) : std::nullopt;
+  }
   STRAND_CHECK(v.tokens > 0, "trainer: validation at step ", record.step, " reported ", v.tokens, " tokens");
   STRAND_CHECK(!v.bases || *v.bases > 0, "trainer: validation at step ", record.step, " reported ", *v.bases,
                " bases");
@@ -581,7 +633,7 @@ void Trainer::validate_into(StepRecord& record) {
 }
 
 void Trainer::show_progress(const StepRecord& record, bool final_line) {
-  if (Progress::quiet()) return;
+  if (Progress::quiet() || !is_main()) return;
   const auto now = std::chrono::steady_clock::now();
   const double since_print = seconds_between(last_progress_print_, now);
   if (!final_line && since_print < (progress_tty_ ? 0.1 : options_.progress_interval_s)) return;
@@ -623,11 +675,13 @@ int64_t Trainer::run(int64_t until_step) {
     if (!resumed_ && !saved_checkpoint_) {
       STRAND_CHECK(list_checkpoints(options_.out_dir).empty(), "trainer: ", checkpoint_root(),
                    " holds checkpoints of an earlier run; resume it or use an empty output directory");
-      rewrite_metrics_up_to(0);
+      if (is_main()) rewrite_metrics_up_to(0);
     }
-    const std::string path = join(options_.out_dir, kMetricsFile);
-    metrics_ = std::fopen(path.c_str(), "ab");
-    if (metrics_ == nullptr) throw_errno("cannot open", path);
+    if (is_main()) {
+      const std::string path = join(options_.out_dir, kMetricsFile);
+      metrics_ = std::fopen(path.c_str(), "ab");
+      if (metrics_ == nullptr) throw_errno("cannot open", path);
+    }
     session_start_ = metrics_mark_ = progress_mark_ = std::chrono::steady_clock::now();
     last_progress_print_ = session_start_;
     session_start_step_ = step_;
@@ -641,7 +695,7 @@ int64_t Trainer::run(int64_t until_step) {
       record = train_step();
       const bool last = step_ == total;
       if (options_.val_every > 0 && (step_ % options_.val_every == 0 || last)) validate_into(record);
-      if (step_ % options_.log_every == 0 || record.val_loss || last) {
+      if (is_main() && (step_ % options_.log_every == 0 || record.val_loss || last)) {
         write_metrics(record);
         metrics_mark_ = std::chrono::steady_clock::now();
         metrics_tokens_ = 0;
@@ -650,6 +704,7 @@ int64_t Trainer::run(int64_t until_step) {
       if (options_.checkpoint_every > 0 && (step_ % options_.checkpoint_every == 0 || last)) save_checkpoint();
     } catch (...) {
       failed_ = true;
+      if (dist_) report_current_exception(*dist_);
       if (progress_open_) {
         std::fputc('\n', stderr);
         progress_open_ = false;

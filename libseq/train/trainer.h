@@ -47,6 +47,23 @@
 // optimizer step, so parameters, optimizer state and checkpoints stay as they were after the last
 // good step; nothing is written for the bad step.
 //
+// Data-parallel training (options.distributed, libseq/train/distributed.h): every rank constructs
+// the same model and Trainer and calls the same methods. The constructor makes every rank's
+// parameters and buffers equal to rank 0's. Each rank's micro_step computes its share of the
+// global micro-batch (e.g. its rows, shard_rows()) and must return a loss whose mean over ranks is
+// the loss of the whole micro-batch: for a loss averaged over the T tokens of the global batch,
+// this rank's summed token loss * world_size / T. After the micro-steps, gradients are averaged
+// over ranks (bucketed all-reduce), the reported loss is the mean of the ranks' losses and the
+// tokens their sum, so clipping, the optimizer step, divergence checks and metrics are identical
+// on every rank and the run follows the same trajectory as one process on the global batch (up to
+// float summation order). validate() runs on every rank; the trainer sums loss_sum, tokens and
+// bases over ranks, so a rank may score only its share of the validation set (scoring all of it on
+// every rank gives the same figures, world_size times slower). Only rank 0 writes metrics.jsonl,
+// checkpoints and progress; every rank resumes from the same checkpoint (OUT must be on a file
+// system all ranks see; resume() checks that they agree on it). An exception on one rank is
+// reported to the others (Distributed::report_failure) before it propagates; they then fail in
+// their next collective with a DistributedError that names that rank, within the timeout.
+//
 // Thread-safety: a Trainer is used from one thread. Failures: strand::InputError for invalid
 // options or callback results, strand::IoError for file system failures, strand::ParseError /
 // ConfigError for a checkpoint that does not match the model, DivergenceError as above.
@@ -71,6 +88,8 @@
 #include "libseq/train/schedule.h"
 
 namespace strand::train {
+
+class Distributed;
 
 /// What one micro-step returns.
 struct StepResult {
@@ -115,6 +134,9 @@ struct TrainerOptions {
   int64_t val_every = 0;           ///< steps between validations, also at the last step; 0 = never
   uint64_t seed = 42;              ///< passed to strand::manual_seed by the constructor
   std::string progress_label = "train";
+  /// The process group for data-parallel training (see the top of this header); null, or a group
+  /// of one rank, trains in this process alone.
+  std::shared_ptr<Distributed> distributed;
   /// Seconds between progress lines when stderr is not a terminal (a terminal line is redrawn at
   /// most 10 times a second). Progress::set_quiet(true) silences it.
   double progress_interval_s = 10.0;
@@ -191,7 +213,8 @@ class Trainer {
   int64_t run(int64_t until_step = -1);
 
   /// Writes a checkpoint of the current step now (run() does so on its own schedule).
-  /// Returns its directory.
+  /// Returns its directory. Under data-parallel training only rank 0 writes; the other ranks
+  /// return the directory rank 0 writes.
   std::string save_checkpoint();
 
   /// Optimizer updates done so far.
@@ -215,8 +238,11 @@ class Trainer {
   void load_checkpoint(const std::string& dir);
   void show_progress(const StepRecord& record, bool final_line);
 
+  bool is_main() const noexcept;
+
   std::shared_ptr<torch::nn::Module> model_;
   TrainerOptions options_;
+  Distributed* dist_ = nullptr;  // options_.distributed when it has more than one rank
   TrainerCallbacks callbacks_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   WarmupCosineSchedule schedule_;

@@ -4,3 +4,9 @@ strand_add_test(test_train
           libseq/test_train_metrics.cpp
   LIBS strand_seq
   TORCH)
+# libseq/train/distributed: rendezvous variables; two ranks on loopback (the test starts itself twice)
+strand_add_test(test_distributed
+  SOURCES libseq/test_distributed.cpp
+  LIBS strand_seq
+  LABELS distributed
+  TORCH)
