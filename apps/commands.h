@@ -9,6 +9,9 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_pretrain(int argc, char** argv);
 int cmd_embed(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
+int cmd_tasks(int argc, char** argv);
+int cmd_finetune(int argc, char** argv);
+int cmd_predict(int argc, char** argv);
 
 struct Command {
   const char* name;

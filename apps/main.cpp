@@ -15,7 +15,10 @@ const Command* commands() {
       {"tokenize", &cmd_tokenize, "tokenize FASTA/FASTQ/SAM/BAM/CRAM sequences or regions to token ids"},
       {"pretrain", &cmd_pretrain, "pretrain a model (causal or masked LM) on sequence files"},
       {"embed", &cmd_embed, "write pooled embeddings of sequences or windows to HDF5"},
+      {"finetune", &cmd_finetune, "fine-tune a model on a supervised task (classification or regression)"},
+      {"predict", &cmd_predict, "apply a fine-tuned model to new sequences"},
       {"convert", &cmd_convert, "import a model directory (Hugging Face ESM/NTv2, Mamba, mamba_ssm)"},
+      {"tasks", &cmd_tasks, "list or build real supervised tasks from Debian data packages"},
       {nullptr, nullptr, nullptr},
   };
   return table;

@@ -4,7 +4,9 @@
 #   scripts/setup.sh [--no-build] [--build-dir DIR] [--build-type TYPE]
 #
 # Environment: STRAND_BUILD_DIR (default build), STRAND_BUILD_TYPE (default Release),
-# STRAND_JOBS (default: number of cores), STRAND_CMAKE_ARGS (extra cmake arguments).
+# STRAND_JOBS (default: number of cores), STRAND_CMAKE_ARGS (extra cmake arguments),
+# STRAND_DATA_DIR (where data packages that would pull in R are unpacked; default
+# ${XDG_DATA_HOME:-$HOME/.local/share}/strand).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,15 +29,23 @@ say() { printf '[setup] %s\n' "$*"; }
 # Build tools and libraries (Debian 12 package names).
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   libhts-dev librdkit-dev libhdf5-dev
   libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Real data used by tests and the demo (no dependencies; small).
+# Real data used by tests, the demo and `strand tasks build` (no dependencies).
 data_packages=(
   htslib-test ncbi-data any2fasta-examples
+  augustus-doc mmseqs2-examples infernal rdkit-data emboss-data
 )
+# Data packages whose dependencies would pull in R: downloaded and unpacked with dpkg -x into
+# $data_dir/PACKAGE (never installed), where `strand tasks build` looks for them.
+download_packages=(
+  r-bioc-biostrings
+)
+data_dir="${STRAND_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/strand}"
+
 
 missing=()
 for p in "${packages[@]}" "${data_packages[@]}"; do
@@ -53,6 +63,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   say "all Debian packages already installed"
 fi
+
+for p in "${download_packages[@]}"; do
+  if [ -f "$data_dir/$p/.complete" ]; then
+    say "$p already unpacked in $data_dir/$p"
+    continue
+  fi
+  say "downloading $p (unpacked into $data_dir/$p; R is not installed)"
+  tmp="$(mktemp -d)"
+  chmod 1777 "$tmp"  # as root, apt downloads as user _apt, which must be able to write here
+  mkdir -p "$data_dir"
+  if ! (cd "$tmp" && apt-get download -q "$p" >/dev/null); then
+    echo "setup.sh: 'apt-get download $p' failed (run 'apt-get update' first?)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rm -rf "$data_dir/$p.partial"
+  dpkg -x "$tmp"/"$p"_*.deb "$data_dir/$p.partial"
+  touch "$data_dir/$p.partial/.complete"
+  rm -rf "$data_dir/$p"
+  mv "$data_dir/$p.partial" "$data_dir/$p"
+  rm -rf "$tmp"
+done
 
 # LibTorch links libblas.so.3 through Debian's alternatives; make sure it is OpenBLAS (pthread),
 # not the reference BLAS (about 30x slower matmul).

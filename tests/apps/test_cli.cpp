@@ -9,6 +9,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -41,7 +43,7 @@ const std::string kFasta = std::string(STRAND_TEST_DATA) + "/pipelines/ce_3x600.
 }  // namespace
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"info", "tokenize", "pretrain", "embed", "convert"}) {
+  for (const char* cmd : {"info", "tokenize", "pretrain", "embed", "embed merge", "convert", "tasks build", "tasks list", "finetune", "predict"}) {
     const auto r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find(std::string("Usage: strand ") + cmd), std::string::npos) << r.output;
@@ -186,5 +188,79 @@ TEST(Cli, ConvertChecksAndImportsModelDirectories) {
   EXPECT_EQ(bert.status, 1);
   EXPECT_NE(bert.output.find("model_type 'bert' cannot be imported"), std::string::npos) << bert.output;
   EXPECT_FALSE(fs::exists(dir / "x"));
+  fs::remove_all(dir);
+}
+
+namespace {
+
+/// A plain task directory (train/valid/test.tsv) whose label is the base composition.
+void write_composition_task(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  auto write = [&](const char* name, int n) {
+    std::ofstream out(dir / name);
+    out << "id\tsequence\tlabel\n";
+    for (int i = 0; i < n; ++i) {
+      const double gc = i % 2 == 0 ? 0.3 : 0.7;
+      std::string seq;
+      for (int j = 0; j < 40; ++j) {
+        const bool strong = next() < gc;
+        seq += strong ? (next() < 0.5 ? 'G' : 'C') : (next() < 0.5 ? 'A' : 'T');
+      }
+      out << name[0] << i << '\t' << seq << '\t' << (i % 2 == 0 ? "at" : "gc") << '\n';
+    }
+  };
+  write("train.tsv", 45);
+  write("valid.tsv", 10);
+  write("test.tsv", 10);
+}
+
+}  // namespace
+
+TEST(Cli, FinetuneOnTwoRanksMatchesOneProcess) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("strand-cli-ddp-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  write_composition_task(dir / "task");
+  // 45 rows, batch 8: the last batch of each epoch has 5 rows (3 + 2 across the ranks).
+  const std::string common = " finetune --arch tiny --task " + (dir / "task").string() +
+                             " --epochs 2 --batch 8 --patience 0 --threads 1 -q --out ";
+  const auto one = run(common + (dir / "one").string());
+  ASSERT_EQ(one.status, 0) << one.output;
+
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  std::string script;
+  for (int rank = 0; rank < 2; ++rank) {
+    script += "(RANK=" + std::to_string(rank) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(rank) +
+              " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " + STRAND_BIN + common +
+              (dir / "two").string() + " --dist-timeout 60 > " + (dir / ("rank" + std::to_string(rank) + ".log")).string() +
+              " 2>&1; echo $? > " + (dir / ("rank" + std::to_string(rank) + ".rc")).string() + ") & ";
+  }
+  script += "wait";
+  ASSERT_EQ(std::system(("sh -c '" + script + "'").c_str()), 0);
+  for (int rank = 0; rank < 2; ++rank) {
+    std::ifstream rc(dir / ("rank" + std::to_string(rank) + ".rc"));
+    int code = -1;
+    rc >> code;
+    std::ifstream log(dir / ("rank" + std::to_string(rank) + ".log"));
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(code, 0) << "rank " << rank << ":\n" << text;
+  }
+  const auto a = strand::io::load_safetensors((dir / "one/model/model.safetensors").string());
+  const auto b = strand::io::load_safetensors((dir / "two/model/model.safetensors").string());
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    EXPECT_TRUE(t.allclose(b.at(name), 1e-4, 1e-5)) << name << ": max difference "
+                                                    << (t - b.at(name)).abs().max().item<double>();
+  }
+  const auto m1 = nlohmann::json::parse(std::ifstream(dir / "one/metrics.json"));
+  const auto m2 = nlohmann::json::parse(std::ifstream(dir / "two/metrics.json"));
+  EXPECT_EQ(m1.at("steps"), m2.at("steps"));
+  EXPECT_NEAR(m1.at("test").at("accuracy").get<double>(), m2.at("test").at("accuracy").get<double>(), 1e-9);
   fs::remove_all(dir);
 }
