@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,25 +18,14 @@
 #include "pipelines/presets.h"
 #include "pipelines/registry.h"
 #include "pipelines/task.h"
+#include "tests/pipelines/temp_dir.h"
 
 using namespace strand;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("strand-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using strand_tests::TempDir;
 
 /// A sequence of `len` bases with GC probability `gc`.
 std::string draw(Rng& rng, int len, double gc) {
@@ -134,6 +124,20 @@ std::string make_pretrained(const std::string& dir) {
   return dir;
 }
 
+/// Asserts that every embedding and backbone tensor of `after` equals `before`'s within `atol`
+/// (0: exactly); the head is not compared.
+void expect_same_backbone(const std::map<std::string, at::Tensor>& before,
+                          const std::map<std::string, at::Tensor>& after, double atol) {
+  int compared = 0;
+  for (const auto& [name, t] : after) {
+    if (name.rfind("head.", 0) == 0) continue;
+    ASSERT_TRUE(before.count(name)) << name;
+    EXPECT_TRUE(atol == 0 ? t.equal(before.at(name)) : t.allclose(before.at(name), 0, atol)) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 5);
+}
+
 }  // namespace
 
 TEST(Finetune, FromScratchLearnsCompositionAndWritesEveryOutput) {
@@ -227,16 +231,8 @@ TEST(Finetune, LinearProbeTrainsOnlyTheHead) {
   const auto s = pipelines::run_finetune(o);
   EXPECT_LT(s.trainable_parameters, s.parameters);
   EXPECT_GT(s.runs[0].test.at("accuracy"), 0.8);  // mean-pooled features of any embedding encode composition
-  const auto before = models::state_dict(*pipelines::load_model(pre).dir.model);
-  const auto after = models::state_dict(*pipelines::load_model(tmp / "out/model").dir.model);
-  int compared = 0;
-  for (const auto& [name, t] : after) {
-    if (name.rfind("head.", 0) == 0) continue;
-    ASSERT_TRUE(before.count(name)) << name;
-    EXPECT_TRUE(t.equal(before.at(name))) << name << " changed in a probe";
-    ++compared;
-  }
-  EXPECT_GT(compared, 5);
+  expect_same_backbone(models::state_dict(*pipelines::load_model(pre).dir.model),
+                       models::state_dict(*pipelines::load_model(tmp / "out/model").dir.model), 0);
 }
 
 TEST(Finetune, FullFineTuningStartsFromThePretrainedWeights) {
@@ -249,16 +245,8 @@ TEST(Finetune, FullFineTuningStartsFromThePretrainedWeights) {
   o.epochs = 1;
   o.lr = 1e-12;  // the weights can hardly move: the result must still be the pretrained backbone
   pipelines::run_finetune(o);
-  const auto before = models::state_dict(*pipelines::load_model(pre).dir.model);
-  const auto after = models::state_dict(*pipelines::load_model(tmp / "out/model").dir.model);
-  int compared = 0;
-  for (const auto& [name, t] : after) {
-    if (name.rfind("head.", 0) == 0) continue;
-    ASSERT_TRUE(before.count(name)) << name;
-    EXPECT_TRUE(t.allclose(before.at(name), 0, 1e-6)) << name;
-    ++compared;
-  }
-  EXPECT_GT(compared, 5);
+  expect_same_backbone(models::state_dict(*pipelines::load_model(pre).dir.model),
+                       models::state_dict(*pipelines::load_model(tmp / "out/model").dir.model), 1e-6);
 }
 
 TEST(Finetune, KFoldRunsEveryFoldAndReportsTheSpread) {

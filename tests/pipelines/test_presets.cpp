@@ -16,6 +16,7 @@
 #include "pipelines/presets.h"
 #include "pipelines/pretrain.h"
 #include "pipelines/registry.h"
+#include "tests/pipelines/temp_dir.h"
 
 using namespace strand;
 namespace fs = std::filesystem;
@@ -24,19 +25,7 @@ namespace {
 
 const std::string kGenome = std::string(STRAND_TEST_DATA) + "/io/ce_small.fa";
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("strand-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using strand_tests::TempDir;
 
 std::string summary_of(const std::string& name) {
   for (const auto& [n, s] : pipelines::model_presets())

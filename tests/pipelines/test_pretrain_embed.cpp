@@ -18,6 +18,7 @@
 #include "pipelines/presets.h"
 #include "pipelines/pretrain.h"
 #include "pipelines/registry.h"
+#include "tests/pipelines/temp_dir.h"
 
 using namespace strand;
 namespace fs = std::filesystem;
@@ -28,19 +29,7 @@ const std::string kGenome = std::string(STRAND_TEST_DATA) + "/io/ce_small.fa";  
 // 3 records of 600 bp (tests/data/pipelines/PROVENANCE.md), small enough to embed quickly.
 const std::string kSmall = std::string(STRAND_TEST_DATA) + "/pipelines/ce_3x600.fa";
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("strand-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using strand_tests::TempDir;
 
 pipelines::PretrainOptions tiny_run(const std::string& out, int64_t steps) {
   pipelines::PretrainOptions o;
