@@ -1,0 +1,116 @@
+// The molecular graph shared by the SELFIES decoder and encoder (internal to chem/selfies).
+//
+// SMILES and SELFIES are walks over a graph, so bonds are directed: a chain or branch bond goes
+// from the earlier atom to the later one and sits in the earlier atom's out-list; a ring bond is
+// stored in both directions, one in each end's out-list, at the position its ring digit takes in
+// the string. The order of out-lists is what makes the written strings identical to the reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "chem/selfies/selfies.h"
+
+namespace strand::chem::selfies::detail {
+
+/// Is `element` in the selfies element list (H..Lr, Rf..Cn, Fl, Lv)?
+bool is_element(std::string_view element);
+/// B C N O S P F Cl Br I.
+bool is_organic(std::string_view element);
+
+struct Atom {
+  std::string element;
+  bool aromatic = false;
+  std::optional<int> isotope;
+  std::string chirality;        ///< "", "@" or "@@"
+  std::optional<int> h_count;   ///< unset: implicit hydrogens (unbracketed atom)
+  int charge = 0;
+  int capacity = 0;             ///< bonding capacity under the constraints, hydrogens subtracted
+};
+
+struct Bond {
+  int src = 0;
+  int dst = 0;
+  double order = 1;   ///< 1, 1.5 (aromatic, encoder only), 2 or 3
+  char stereo = 0;    ///< '/' or '\\' on a single bond, else 0
+  bool ring = false;
+};
+
+/// Where an atom or bond came from (for attribution maps).
+using Provenance = std::vector<Attribution>;
+
+class MolGraph {
+ public:
+  int size() const { return static_cast<int>(atoms_.size()); }
+  const Atom& atom(int i) const { return atoms_[static_cast<size_t>(i)]; }
+  Atom& atom(int i) { return atoms_[static_cast<size_t>(i)]; }
+  const std::vector<int>& roots() const { return roots_; }
+  double bond_count(int i) const { return bond_counts_[static_cast<size_t>(i)]; }
+  bool has_ring_bond(int i) const { return ring_flags_[static_cast<size_t>(i)]; }
+  /// Out-list of atom i (indices into bonds()); -1 is a reserved slot for a ring still open.
+  const std::vector<int>& out(int i) const { return out_[static_cast<size_t>(i)]; }
+  const Bond& bond(int b) const { return bonds_[static_cast<size_t>(b)]; }
+  bool has_bond(int a, int b) const;
+  /// The bond stored under (src, dst): chain bonds under (smaller, larger), ring bonds both ways.
+  int find_bond(int src, int dst) const;
+
+  int add_atom(Atom atom, bool root, Provenance from = {});
+  /// A chain or branch bond src -> dst (src < dst), appended to src's out-list.
+  int add_bond(int src, int dst, double order, char stereo, Provenance from = {});
+  /// Reserves a slot in src's out-list for a ring bond opened there; returns its position.
+  int reserve_slot(int src);
+  /// A ring bond between a and b: a -> b at position a_pos of a's out-list (a reserved slot is
+  /// filled, otherwise inserted; -1 appends), b -> a likewise.
+  void add_ring_bond(int a, int b, double order, char a_stereo, char b_stereo, int a_pos, int b_pos);
+  /// Sets the order of the bond between a and b (both directions of a ring bond).
+  void set_bond_order(int a, int b, double order);
+
+  const Provenance& provenance_of_atom(int i) const { return atom_from_[static_cast<size_t>(i)]; }
+  const Provenance& provenance_of_bond(int b) const { return bond_from_[static_cast<size_t>(b)]; }
+  void add_provenance_of_bond(int b, const Provenance& from);
+
+  /// Turns aromatic atoms and 1.5 bonds into a Kekulé structure the way selfies 2.2.0 does
+  /// (pruning rules, greedy matching, augmenting paths in CPython set order). False when no
+  /// Kekulé structure exists.
+  bool kekulize();
+
+ private:
+  bool prune_from_delocalised(int node, const std::vector<int>& adjacent) const;
+
+  std::vector<Atom> atoms_;
+  std::vector<Bond> bonds_;
+  std::vector<int> roots_;
+  std::vector<std::vector<int>> out_;
+  std::vector<double> bond_counts_;
+  std::vector<bool> ring_flags_;
+  std::map<std::pair<int, int>, int> bond_index_;
+  std::map<int, std::vector<int>> delocalised_;  ///< aromatic atoms -> partners over 1.5 bonds
+  std::vector<Provenance> atom_from_;
+  std::vector<Provenance> bond_from_;
+};
+
+/// SMILES text of an atom: bare element when it has no specification, else isotope, element,
+/// chirality, H count and signed charge, in brackets when `brackets`.
+std::string atom_text(const Atom& atom, bool brackets);
+/// "", "=", "#" or the stereo character of a single bond.
+std::string bond_text(const Bond& bond);
+
+/// Writes the (kekulized) graph as SMILES in its own traversal order.
+std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution);
+
+}  // namespace strand::chem::selfies::detail
+
+namespace strand::chem::selfies::detail {
+
+/// Parses a SMILES atom the way the selfies SMILES reader does: an organic-subset atom (B C N O S P
+/// F Cl Br I), an aromatic one (b c n o s p), or a bracket atom [isotope element chirality H
+/// charge class] with lower-case elements aromatic only for b, al, c, si, n, p, as, o, s, se, te.
+/// Only @ and @@ are understood; the atom class is dropped. Empty optional when it is none of these.
+std::optional<Atom> parse_smiles_atom(std::string_view text);
+
+}  // namespace strand::chem::selfies::detail
