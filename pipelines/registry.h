@@ -6,7 +6,7 @@
 namespace strand::pipelines {
 
 /// The registry with every tokenizer strand ships (bio: char, ntv2-6mer, caduceus, kmer-overlap,
-/// codon, protein). Built once on first use; read-only and thread-safe afterwards.
+/// codon, protein; chem: smiles, selfies). Built once on first use; read-only and thread-safe afterwards.
 const tokenize::TokenizerRegistry& tokenizer_registry();
 
 }  // namespace strand::pipelines

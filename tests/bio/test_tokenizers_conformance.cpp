@@ -16,6 +16,8 @@
 
 #include "bio/alphabet.h"
 #include "bio/tokenizers/register.h"
+#include "chem/selfies/selfies.h"
+#include "chem/tokenizers.h"
 #include "libseq/core/error.h"
 #include "libseq/tokenize/registry.h"
 
@@ -25,13 +27,18 @@ using tk::TokenId;
 
 namespace {
 
-enum class Alphabet { Dna, Protein };
+enum class Alphabet { Dna, Protein, Smiles, Selfies };
+
+std::string upper(const std::string& s);
+std::string same(const std::string& s) { return s; }
 
 struct Case {
   std::string spec;
   Alphabet alphabet;
   /// decode(encode(s)) for s over the clean alphabet below.
   std::function<std::string(const std::string&)> normalise;
+  /// The token string of the bytes a token was read from (case-insensitive tokenizers upper-case).
+  std::function<std::string(const std::string&)> token_text = upper;
 };
 
 std::string upper(const std::string& s) {
@@ -59,25 +66,52 @@ const Case kCases[] = {
     {"codon:frame=2,table=11", Alphabet::Dna, upper},
     {"protein", Alphabet::Protein, upper},
     {"protein:stop=skip", Alphabet::Protein, upper},
+    {"smiles", Alphabet::Smiles, same, same},
+    {"smiles:brackets=split", Alphabet::Smiles, same, same},
+    {"selfies", Alphabet::Selfies, same, same},
 };
 
 const tk::TokenizerRegistry& registry() {
   static const tk::TokenizerRegistry r = [] {
     tk::TokenizerRegistry reg;
     strand::bio::register_tokenizers(reg);
+    strand::chem::register_tokenizers(reg);
     return reg;
   }();
   return r;
 }
 
 const char* clean_letters(Alphabet a) {
-  return a == Alphabet::Dna ? "ACGTacgt" : "LAGVSERTIDPKQNFYMHWCXBUZO.-lagvsertidpkqnfymhwcxbuzo";
+  switch (a) {
+    case Alphabet::Dna: return "ACGTacgt";
+    case Alphabet::Protein: return "LAGVSERTIDPKQNFYMHWCXBUZO.-lagvsertidpkqnfymhwcxbuzo";
+    default: return "CNOSPFIHcnosp()[]=#.-+/\\@%0123456789";  // any mix is SMILES symbols
+  }
 }
 
-// Bytes outside both alphabets ('J' is no amino acid, '-' no nucleotide).
-std::string foreign_bytes(Alphabet a) { return a == Alphabet::Dna ? "#@1 -\xff" : "#@1 J\xff"; }
+// Bytes outside the alphabets ('J' is no amino acid, '-' no nucleotide; none is a SMILES symbol
+// or part of a SELFIES symbol).
+std::string foreign_bytes(Alphabet a) {
+  switch (a) {
+    case Alphabet::Dna: return "#@1 -\xff";
+    case Alphabet::Protein: return "#@1 J\xff";
+    default: return "! &?`\xff";
+  }
+}
 
 std::string random_text(Alphabet a, size_t n, std::mt19937& rng) {
+  if (a == Alphabet::Selfies) {  // whole symbols of the robust alphabet, '.' and [nop]
+    static const std::vector<std::string> symbols = [] {
+      const auto r = strand::chem::selfies::robust_alphabet();
+      std::vector<std::string> v(r.begin(), r.end());
+      v.push_back(".");
+      v.push_back("[nop]");
+      return v;
+    }();
+    std::string s;
+    while (s.size() < n) s += symbols[rng() % symbols.size()];
+    return s;
+  }
   const std::string letters = clean_letters(a);
   std::string s(n, 'A');
   for (auto& c : s) c = letters[rng() % letters.size()];
@@ -195,7 +229,7 @@ TEST_P(TokenizerConformance, OffsetsPointAtTheTokensBytes) {
       ASSERT_GT(o.begin, last_begin);
       last_begin = o.begin;
       const std::string bytes = s.substr(static_cast<size_t>(o.begin), static_cast<size_t>(o.end - o.begin));
-      EXPECT_EQ(tok().token(e.ids[t]), upper(bytes)) << "token " << t;
+      EXPECT_EQ(tok().token(e.ids[t]), GetParam().token_text(bytes)) << "token " << t;
       for (auto b = o.begin; b < o.end; ++b) covered[static_cast<size_t>(b)] = 1;
     }
     if (!normalise(s).empty() || s.empty()) {
@@ -353,14 +387,16 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Bio, TokenizerConformance, ::testing::ValuesIn(kCases), case_name);
+INSTANTIATE_TEST_SUITE_P(All, TokenizerConformance, ::testing::ValuesIn(kCases), case_name);
 
-TEST(TokenizerRegistryBio, RegistersEveryBioType) {
-  EXPECT_EQ(registry().types(),
-            (std::vector<std::string>{"caduceus", "char", "codon", "kmer-overlap", "ntv2-6mer", "protein"}));
+TEST(TokenizerRegistryBio, RegistersEveryBioAndChemType) {
+  EXPECT_EQ(registry().types(), (std::vector<std::string>{"caduceus", "char", "codon", "kmer-overlap", "ntv2-6mer",
+                                                          "protein", "selfies", "smiles"}));
   tk::TokenizerRegistry again;
   strand::bio::register_tokenizers(again);
   EXPECT_THROW(strand::bio::register_tokenizers(again), strand::ConfigError);
+  strand::chem::register_tokenizers(again);
+  EXPECT_THROW(strand::chem::register_tokenizers(again), strand::ConfigError);
 }
 
 TEST(TokenizerRegistryBio, BadSpecsNameTheProblem) {

@@ -4,4 +4,4 @@ strand_add_test(test_tokenize
   LIBS strand_seq)
 strand_add_test(test_tokenizers
   SOURCES bio/test_tokenizers_conformance.cpp bio/test_tokenizers_golden.cpp
-  LIBS strand_bio)
+  LIBS strand_bio strand_chem)

@@ -2,4 +2,4 @@ strand_add_test(test_chem
   SOURCES chem/test_smiles.cpp
   LIBS strand_chem)
 strand_add_test(test_scaffold SOURCES chem/test_scaffold.cpp LIBS strand_chem)
-strand_add_test(test_selfies SOURCES chem/test_selfies.cpp LIBS strand_chem ZLIB::ZLIB)
+strand_add_test(test_selfies SOURCES chem/test_selfies.cpp chem/test_chem_tokenizers.cpp LIBS strand_chem ZLIB::ZLIB)
