@@ -5,7 +5,6 @@ set(STRAND_BIO_SOURCES
   central_dogma.cpp
   codon_usage.cpp
   data/dataset.cpp
-  annotation/text_lines.cpp
   annotation/gff.cpp
   annotation/genbank.cpp
   annotation/stockholm.cpp

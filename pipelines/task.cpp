@@ -1,6 +1,5 @@
 #include "pipelines/task.h"
 
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +18,7 @@
 #include "libseq/core/error.h"
 #include "libseq/core/random.h"
 #include "libseq/io/atomic_file.h"
+#include "libseq/io/text_lines.h"
 
 namespace strand::pipelines {
 namespace fs = std::filesystem;
@@ -138,100 +138,7 @@ bool natural_less(const std::string& a, const std::string& b) {
   return a < b;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Text lines from a plain or gzip file (zlib reads both), any length, '\r' before '\n' removed.
-
-class TextLines {
- public:
-  explicit TextLines(std::string path) : path_(std::move(path)) {
-    errno = 0;
-    file_ = gzopen(path_.c_str(), "rb");
-    if (file_ == nullptr) {
-      throw InputError(Location{path_, -1, ""},
-                       std::string("cannot open: ") + (errno ? std::strerror(errno) : "out of memory"));
-    }
-    gzbuffer(file_, 1 << 17);
-  }
-  ~TextLines() {
-    if (file_ != nullptr) gzclose(file_);
-  }
-  TextLines(const TextLines&) = delete;
-  TextLines& operator=(const TextLines&) = delete;
-
-  /// Next line without its end; false at the end of the file.
-  bool next(std::string& line) {
-    for (;;) {
-      const size_t nl = buf_.find('\n', scan_);
-      if (nl != std::string::npos) {
-        take(line, nl, nl + 1);
-        return true;
-      }
-      scan_ = buf_.size();
-      if (eof_) {
-        if (pos_ == buf_.size()) return false;
-        take(line, buf_.size(), buf_.size());
-        return true;
-      }
-      fill();
-    }
-  }
-  /// 1-based number of the line last returned.
-  int64_t line_number() const noexcept { return line_; }
-  const std::string& path() const noexcept { return path_; }
-
- private:
-  void take(std::string& line, size_t end, size_t next) {
-    ++line_;
-    size_t e = end;
-    if (e > pos_ && buf_[e - 1] == '\r') --e;
-    line.assign(buf_, pos_, e - pos_);
-    if (std::memchr(line.data(), '\0', line.size()) != nullptr) {
-      throw ParseError(Location{path_, line_, ""}, "expected text, found a NUL byte (binary data?)");
-    }
-    pos_ = scan_ = next;
-  }
-
-  void fill() {
-    if (pos_ > 0) {
-      buf_.erase(0, pos_);
-      scan_ -= pos_;
-      pos_ = 0;
-    }
-    if (buf_.size() >= kMaxLineBytes) {
-      throw ParseError(Location{path_, line_ + 1, ""}, "line is longer than " + std::to_string(kMaxLineBytes >> 20) +
-                                                           " MiB; expected one example per line");
-    }
-    constexpr size_t kChunk = size_t{1} << 16;
-    const size_t old = buf_.size();
-    buf_.resize(old + kChunk);
-    const int n = gzread(file_, buf_.data() + old, static_cast<unsigned>(kChunk));
-    if (n < 0) read_error();
-    buf_.resize(old + static_cast<size_t>(n));
-    if (n == 0) {
-      // A gzip stream cut short reads as a clean end; zlib reports it through gzerror.
-      int code = Z_OK;
-      gzerror(file_, &code);
-      if (code != Z_OK && code != Z_STREAM_END) read_error();
-      eof_ = true;
-    }
-  }
-
-  [[noreturn]] void read_error() {
-    int code = Z_OK;
-    const char* msg = gzerror(file_, &code);
-    std::string text = code == Z_ERRNO ? std::strerror(errno) : (msg ? msg : "unknown zlib error");
-    throw ParseError(Location{path_, line_ + 1, ""},
-                     "cannot read the file: " + text + (code == Z_BUF_ERROR ? " (truncated gzip data)" : ""));
-  }
-
-  std::string path_;
-  gzFile file_ = nullptr;
-  std::string buf_;
-  size_t pos_ = 0;   // start of the unread part of buf_
-  size_t scan_ = 0;  // where the search for '\n' resumes
-  bool eof_ = false;
-  int64_t line_ = 0;
-};
+using io::TextLines;
 
 // ---------------------------------------------------------------------------------------------
 // Raw split: examples with their label as text, so that the kind and the classes can be decided
@@ -302,7 +209,7 @@ void split_csv(TextLines& lines, std::string line, std::vector<std::string>& fie
           while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
           if (i < line.size() && line[i] != ',') {
             throw ParseError(
-                Location{lines.path(), lines.line_number(), ""},
+                Location{lines.source(), lines.line_number(), ""},
                 std::string("expected ',' or the end of the line after a closing quote, found '") + line[i] + "'");
           }
         }
@@ -313,7 +220,7 @@ void split_csv(TextLines& lines, std::string line, std::vector<std::string>& fie
         ++i;
       } else if (c == '"') {
         if (was_quoted || !trim(field).empty()) {
-          throw ParseError(Location{lines.path(), lines.line_number(), ""},
+          throw ParseError(Location{lines.source(), lines.line_number(), ""},
                            "field " + std::to_string(fields.size() + 1) +
                                ": expected a quote only at the start of a field, found one inside " +
                                show_value(field + '"'));
@@ -328,7 +235,7 @@ void split_csv(TextLines& lines, std::string line, std::vector<std::string>& fie
     }
     if (!in_quotes) break;
     if (!lines.next(line)) {
-      throw ParseError(Location{lines.path(), start, ""},
+      throw ParseError(Location{lines.source(), start, ""},
                        "field " + std::to_string(fields.size() + 1) +
                            ": expected a closing quote, found the end of the file (the quote opened on this line)");
     }
@@ -354,7 +261,7 @@ void split_tsv(const std::string& line, std::vector<std::string>& fields) {
 
 RawSplit read_table(const std::string& path, bool csv) {
   RawSplit split{path, {}};
-  TextLines lines(path);
+  TextLines lines = TextLines::open(path, kMaxLineBytes);
   std::string line;
   std::vector<std::string> fields;
   const auto read_record = [&]() {
@@ -1085,7 +992,7 @@ std::vector<TaskExample> read_unlabelled(const std::string& path, const std::str
   require_readable_file(path, "input file");
   std::vector<TaskExample> out;
   if (alphabet == "smiles") {
-    TextLines lines(path);
+    TextLines lines = TextLines::open(path, kMaxLineBytes);
     std::string line;
     bool first = true;
     while (lines.next(line)) {

@@ -9,7 +9,7 @@
 #include "bio/annotation/near_identity.h"
 #include "bio/annotation/stockholm.h"
 #include "bio/annotation/taxonomy.h"
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 #include "bio/io/reader.h"
 #include "chem/scaffold.h"
 #include "chem/smiles.h"
@@ -394,7 +394,7 @@ Draft build_tpsa(const Context& ctx) {
   };
   std::vector<Row> rows;
   {
-    ann::TextLines lines = ann::TextLines::open(ctx.paths[0]);
+    strand::io::TextLines lines = strand::io::TextLines::open(ctx.paths[0]);
     std::string_view line;
     while (lines.next(line)) {
       if (line.empty() || line[0] == '#') continue;

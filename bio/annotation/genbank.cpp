@@ -142,7 +142,7 @@ size_t count_quotes(std::string_view s) { return static_cast<size_t>(std::count(
 
 class Parser {
  public:
-  explicit Parser(TextLines& lines) : lines_(lines) {}
+  explicit Parser(strand::io::TextLines& lines) : lines_(lines) {}
 
   std::vector<GenBankRecord> run() {
     std::string_view line;
@@ -303,7 +303,7 @@ class Parser {
                                ", past the record length " + std::to_string(r.length));
   }
 
-  TextLines& lines_;
+  strand::io::TextLines& lines_;
   std::vector<GenBankRecord> records_;
 };
 
@@ -344,10 +344,10 @@ bool GenBankFeature::has_qualifier(const std::string& name) const {
   return false;
 }
 
-std::vector<GenBankRecord> parse_genbank(TextLines& lines) { return Parser(lines).run(); }
+std::vector<GenBankRecord> parse_genbank(strand::io::TextLines& lines) { return Parser(lines).run(); }
 
 std::vector<GenBankRecord> read_genbank(const std::string& path) {
-  TextLines lines = TextLines::open(path);
+  strand::io::TextLines lines = strand::io::TextLines::open(path);
   return parse_genbank(lines);
 }
 

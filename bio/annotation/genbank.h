@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 
 namespace strand::bio::annotation {
 
@@ -67,7 +67,7 @@ struct GenBankRecord {
 };
 
 /// Reads every record of a line source.
-std::vector<GenBankRecord> parse_genbank(TextLines& lines);
+std::vector<GenBankRecord> parse_genbank(strand::io::TextLines& lines);
 /// Reads a GenBank file (plain, gzip or bgzip). IoError when it cannot be opened.
 std::vector<GenBankRecord> read_genbank(const std::string& path);
 

@@ -31,7 +31,7 @@ int hex_value(char c) {
 
 class Parser {
  public:
-  explicit Parser(TextLines& lines) : lines_(lines) {}
+  explicit Parser(strand::io::TextLines& lines) : lines_(lines) {}
 
   Gff3 run() {
     std::string_view line;
@@ -176,7 +176,7 @@ class Parser {
     gff_.sequences.back().seq.append(line);
   }
 
-  TextLines& lines_;
+  strand::io::TextLines& lines_;
   Gff3 gff_;
   std::unordered_map<std::string, size_t> index_;
 };
@@ -195,10 +195,10 @@ const GffSequence* Gff3::sequence(const std::string& name) const {
   return nullptr;
 }
 
-Gff3 parse_gff3(TextLines& lines) { return Parser(lines).run(); }
+Gff3 parse_gff3(strand::io::TextLines& lines) { return Parser(lines).run(); }
 
 Gff3 read_gff3(const std::string& path) {
-  TextLines lines = TextLines::open(path);
+  strand::io::TextLines lines = strand::io::TextLines::open(path);
   return parse_gff3(lines);
 }
 

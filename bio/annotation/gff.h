@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 
 namespace strand::bio::annotation {
 
@@ -66,7 +66,7 @@ struct Gff3 {
 };
 
 /// Reads GFF3 from a line source (see text_lines.h).
-Gff3 parse_gff3(TextLines& lines);
+Gff3 parse_gff3(strand::io::TextLines& lines);
 /// Reads a GFF3 file (plain, gzip or bgzip). IoError when it cannot be opened.
 Gff3 read_gff3(const std::string& path);
 

@@ -29,7 +29,7 @@ std::string_view rtrim(std::string_view s) {
 
 class Parser {
  public:
-  explicit Parser(TextLines& lines) : lines_(lines) {}
+  explicit Parser(strand::io::TextLines& lines) : lines_(lines) {}
 
   std::vector<StockholmAlignment> run() {
     std::string_view line;
@@ -123,7 +123,7 @@ class Parser {
     out_.push_back(std::move(current_));
   }
 
-  TextLines& lines_;
+  strand::io::TextLines& lines_;
   StockholmAlignment current_;
   std::unordered_map<std::string, size_t> index_;
   std::map<std::string, std::string> gr_;
@@ -152,10 +152,10 @@ std::string ungapped_upper(std::string_view row) {
   return out;
 }
 
-std::vector<StockholmAlignment> parse_stockholm(TextLines& lines) { return Parser(lines).run(); }
+std::vector<StockholmAlignment> parse_stockholm(strand::io::TextLines& lines) { return Parser(lines).run(); }
 
 std::vector<StockholmAlignment> read_stockholm(const std::string& path) {
-  TextLines lines = TextLines::open(path);
+  strand::io::TextLines lines = strand::io::TextLines::open(path);
   return parse_stockholm(lines);
 }
 

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 
 namespace strand::bio::annotation {
 
@@ -41,7 +41,7 @@ struct StockholmAlignment {
 /// A row without its gap characters ('-', '.', '_', '~'), upper-cased.
 std::string ungapped_upper(std::string_view row);
 
-std::vector<StockholmAlignment> parse_stockholm(TextLines& lines);
+std::vector<StockholmAlignment> parse_stockholm(strand::io::TextLines& lines);
 /// Reads a Stockholm file (plain, gzip or bgzip). IoError when it cannot be opened.
 std::vector<StockholmAlignment> read_stockholm(const std::string& path);
 

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <string_view>
 
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 #include "libseq/core/error.h"
 
 namespace strand::bio::annotation {
@@ -24,7 +24,7 @@ bool dump_fields(std::string_view line, size_t n, std::vector<std::string_view>&
   return true;
 }
 
-int64_t parse_id(std::string_view s, const TextLines& lines, const char* what) {
+int64_t parse_id(std::string_view s, const strand::io::TextLines& lines, const char* what) {
   int64_t v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > INT32_MAX)
@@ -40,7 +40,7 @@ NcbiTaxonomy NcbiTaxonomy::load(const std::string& nodes_dmp, const std::string&
   NcbiTaxonomy t;
   std::vector<std::string_view> f;
   {
-    TextLines lines = TextLines::open(nodes_dmp);
+    strand::io::TextLines lines = strand::io::TextLines::open(nodes_dmp);
     std::string_view line;
     std::map<std::string, uint8_t, std::less<>> rank_ids;
     while (lines.next(line)) {
@@ -78,7 +78,7 @@ NcbiTaxonomy NcbiTaxonomy::load(const std::string& nodes_dmp, const std::string&
     }
   }
   {
-    TextLines lines = TextLines::open(names_dmp);
+    strand::io::TextLines lines = strand::io::TextLines::open(names_dmp);
     std::string_view line;
     while (lines.next(line)) {
       if (line.empty()) continue;

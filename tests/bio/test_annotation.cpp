@@ -13,7 +13,7 @@
 #include "bio/annotation/near_identity.h"
 #include "bio/annotation/stockholm.h"
 #include "bio/annotation/taxonomy.h"
-#include "bio/annotation/text_lines.h"
+#include "libseq/io/text_lines.h"
 #include "bio/central_dogma.h"
 #include "libseq/core/error.h"
 #include "libseq/core/random.h"
@@ -24,6 +24,7 @@ namespace {
 
 using io::test::installed;
 using io::test::message_of;
+using strand::io::TextLines;
 
 const std::string kGff = "/usr/share/doc/any2fasta/examples/test.gff.gz";
 const std::string kGbk = "/usr/share/doc/any2fasta/examples/test.gbk.gz";

@@ -14,12 +14,12 @@ namespace ann = strand::bio::annotation;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    auto lines = ann::TextLines::from_string(text, "fuzz.gff");
+    auto lines = strand::io::TextLines::from_string(text, "fuzz.gff");
     ann::parse_gff3(lines);
   } catch (const strand::Error&) {
   }
   try {
-    auto lines = ann::TextLines::from_string(text, "fuzz.gb");
+    auto lines = strand::io::TextLines::from_string(text, "fuzz.gb");
     for (const auto& r : ann::parse_genbank(lines))
       for (const auto& f : r.features) {
         try {
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const strand::Error&) {
   }
   try {
-    auto lines = ann::TextLines::from_string(text, "fuzz.sto");
+    auto lines = strand::io::TextLines::from_string(text, "fuzz.sto");
     for (const auto& a : ann::parse_stockholm(lines))
       for (const auto& row : a.rows) ann::ungapped_upper(row);
   } catch (const strand::Error&) {
