@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace strand::io {
 
@@ -54,5 +55,14 @@ class TextLines {
   size_t max_line_bytes_ = kDefaultMaxLineBytes;
   int64_t line_number_ = 0;
 };
+
+/// Splits one CSV record (RFC 4180: quoted fields, "" inside quotes, line breaks inside quotes)
+/// that starts with `line`, reading further lines from `lines` while a quote is open. Throws
+/// ParseError naming the line for a quote inside an unquoted field, text after a closing quote, or
+/// a quote still open at the end of the file.
+void split_csv(TextLines& lines, std::string line, std::vector<std::string>& fields);
+
+/// Splits a TSV line at every tab (no quoting).
+void split_tsv(std::string_view line, std::vector<std::string>& fields);
 
 }  // namespace strand::io
