@@ -12,6 +12,7 @@ int cmd_convert(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);
 int cmd_finetune(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
+int cmd_evaluate_molecules(int argc, char** argv);
 
 struct Command {
   const char* name;

@@ -19,6 +19,7 @@ const Command* commands() {
       {"predict", &cmd_predict, "apply a fine-tuned model to new sequences"},
       {"convert", &cmd_convert, "import a model directory (Hugging Face ESM/NTv2, Mamba, mamba_ssm)"},
       {"tasks", &cmd_tasks, "list or build real supervised tasks from Debian data packages"},
+      {"evaluate-molecules", &cmd_evaluate_molecules, "validity, novelty, diversity and properties of generated molecules"},
       {nullptr, nullptr, nullptr},
   };
   return table;
@@ -29,7 +30,7 @@ void print_usage(std::ostream& os) {
   os << "strand " << strand::version() << " — genomic and molecular sequence modeling\n\n"
      << "Usage: strand <command> [options]   (strand <command> --help for details)\n\nCommands:\n";
   for (const Command* c = commands(); c->name != nullptr; ++c) {
-    os << "  " << c->name << std::string(12 - std::strlen(c->name), ' ') << c->summary << "\n";
+    os << "  " << c->name << std::string(std::strlen(c->name) < 20 ? 20 - std::strlen(c->name) : 1, ' ') << c->summary << "\n";
   }
 }
 }  // namespace

@@ -186,78 +186,6 @@ void check_rows(RawSplit& split) {
 
 // TSV / CSV ----------------------------------------------------------------------------------
 
-// One CSV record (RFC 4180: quoted fields, "" inside quotes, line breaks inside quotes).
-void split_csv(TextLines& lines, std::string line, std::vector<std::string>& fields) {
-  fields.clear();
-  const int64_t start = lines.line_number();
-  std::string field;
-  bool in_quotes = false, was_quoted = false;
-  size_t i = 0;
-  for (;;) {
-    while (i < line.size()) {
-      const char c = line[i];
-      if (in_quotes) {
-        if (c != '"') {
-          field += c;
-          ++i;
-        } else if (i + 1 < line.size() && line[i + 1] == '"') {
-          field += '"';
-          i += 2;
-        } else {
-          in_quotes = false;
-          ++i;
-          while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-          if (i < line.size() && line[i] != ',') {
-            throw ParseError(
-                Location{lines.source(), lines.line_number(), ""},
-                std::string("expected ',' or the end of the line after a closing quote, found '") + line[i] + "'");
-          }
-        }
-      } else if (c == ',') {
-        fields.push_back(std::move(field));
-        field.clear();
-        was_quoted = false;
-        ++i;
-      } else if (c == '"') {
-        if (was_quoted || !trim(field).empty()) {
-          throw ParseError(Location{lines.source(), lines.line_number(), ""},
-                           "field " + std::to_string(fields.size() + 1) +
-                               ": expected a quote only at the start of a field, found one inside " +
-                               show_value(field + '"'));
-        }
-        field.clear();
-        in_quotes = was_quoted = true;
-        ++i;
-      } else {
-        field += c;
-        ++i;
-      }
-    }
-    if (!in_quotes) break;
-    if (!lines.next(line)) {
-      throw ParseError(Location{lines.source(), start, ""},
-                       "field " + std::to_string(fields.size() + 1) +
-                           ": expected a closing quote, found the end of the file (the quote opened on this line)");
-    }
-    field += '\n';
-    i = 0;
-  }
-  fields.push_back(std::move(field));
-}
-
-void split_tsv(const std::string& line, std::vector<std::string>& fields) {
-  fields.clear();
-  size_t b = 0;
-  for (;;) {
-    const size_t tab = line.find('\t', b);
-    if (tab == std::string::npos) {
-      fields.emplace_back(line, b);
-      return;
-    }
-    fields.emplace_back(line, b, tab - b);
-    b = tab + 1;
-  }
-}
 
 RawSplit read_table(const std::string& path, bool csv) {
   RawSplit split{path, {}};
@@ -266,9 +194,9 @@ RawSplit read_table(const std::string& path, bool csv) {
   std::vector<std::string> fields;
   const auto read_record = [&]() {
     if (csv) {
-      split_csv(lines, line, fields);
+      io::split_csv(lines, line, fields);
     } else {
-      split_tsv(line, fields);
+      io::split_tsv(line, fields);
     }
   };
   if (!lines.next(line)) throw ParseError(Location{path, -1, ""}, "expected a header line, found an empty file");

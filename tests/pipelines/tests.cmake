@@ -23,3 +23,4 @@ strand_add_test(test_finetune
   SOURCES pipelines/test_finetune.cpp
   LIBS strand_pipelines
   TORCH)
+strand_add_test(test_molecules SOURCES pipelines/test_molecules.cpp LIBS strand_pipelines)

@@ -1,0 +1,43 @@
+// `strand evaluate-molecules`: the metrics of generated molecules (chem/metrics.h) from files.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "chem/metrics.h"
+
+namespace strand::pipelines {
+
+struct EvaluateMoleculesOptions {
+  /// Generated molecules, one per line (SMILES, or SELFIES with `selfies`; a second column is
+  /// ignored; an empty line is an empty sample, which counts as invalid unless empty_is_valid).
+  std::string samples;
+  bool selfies = false;  ///< decode each sample with the SELFIES decoder first (errors are invalid)
+  /// Training molecules for novelty, and reference molecules for SNN/Frag/Scaf and property W1:
+  /// .smi/.txt lists, or any molecule file (.csv/.tsv/.sdf, see chem/molio.h). Optional.
+  std::string training;
+  std::string reference;
+  bool empty_is_valid = false;
+  /// SA scores from this fragment table; empty = RDKit's (rdkit-data); "none" = no SA score.
+  std::string sa_fpscores;
+  std::string out;         ///< metrics JSON (atomic); empty = none
+  std::string properties;  ///< per-molecule TSV: sample, smiles (canonical), valid, logP, MW, TPSA, QED, SA
+  std::string command_line;
+};
+
+struct EvaluateMoleculesResult {
+  chem::GenerationMetrics metrics;
+  nlohmann::json json;  ///< what `out` receives
+};
+
+/// Reads, evaluates, writes. Throws IoError / InputError for unreadable inputs.
+EvaluateMoleculesResult evaluate_molecules(const EvaluateMoleculesOptions& options);
+
+/// The SMILES of a molecule list: the first field of every line of a .smi/.smiles/.txt file
+/// (`keep_empty`: empty lines give empty entries; otherwise they and '#' comments are skipped),
+/// or the good molecules of a .csv/.tsv/.sdf file.
+std::vector<std::string> read_smiles_list(const std::string& path, bool keep_empty);
+
+}  // namespace strand::pipelines

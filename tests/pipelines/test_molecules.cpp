@@ -1,0 +1,75 @@
+// strand evaluate-molecules as a job: files in, metrics JSON and per-molecule TSV out.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "chem/selfies/selfies.h"
+#include "libseq/io/atomic_file.h"
+#include "pipelines/molecules.h"
+#include "tests/pipelines/temp_dir.h"
+
+namespace pl = strand::pipelines;
+
+TEST(EvaluateMolecules, SmilesFileWithBadAndEmptyLines) {
+  strand_tests::TempDir dir("evalmol");
+  pl::EvaluateMoleculesOptions o;
+  o.samples = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";  // 30 good, 3 bad, 1 blank line
+  // Training set: the first 12 lines of the samples: 11 good molecules (line 11 is a broken ring).
+  std::ifstream in(o.samples);
+  std::string line;
+  std::string train;
+  for (int i = 0; i < 12 && std::getline(in, line); ++i) train += line + "\n";
+  strand::io::write_file_atomic(dir / "train.smi", train);
+  o.training = dir / "train.smi";
+  o.reference = std::string(STRAND_TEST_DATA) + "/chem/nci_15.csv";
+  o.sa_fpscores = "none";
+  o.out = dir / "metrics.json";
+  o.properties = dir / "props.tsv";
+  const auto r = pl::evaluate_molecules(o);
+  EXPECT_EQ(r.metrics.samples, 34);
+  EXPECT_EQ(r.metrics.empty, 1);
+  EXPECT_EQ(r.metrics.valid, 30);
+  EXPECT_EQ(r.metrics.unique, 30);
+  EXPECT_EQ(r.metrics.novel, 30 - 11);
+  const auto j = nlohmann::json::parse(strand::io::read_file(o.out));
+  EXPECT_EQ(j["valid"], 30);
+  EXPECT_TRUE(j["sa"].is_null());
+  // nci_15.csv holds NCI 1-15 (its bad row is skipped): half the samples have a Tanimoto-1 neighbour.
+  EXPECT_GT(j["snn"].get<double>(), 0.5);
+  EXPECT_LT(j["snn"].get<double>(), 1.0);
+  std::istringstream tsv(strand::io::read_file(o.properties));
+  int rows = 0;
+  int invalid = 0;
+  std::getline(tsv, line);
+  EXPECT_EQ(line, "sample\tsmiles\tvalid\tlogp\tmw\ttpsa\tqed\tsa");
+  while (std::getline(tsv, line)) {
+    ++rows;
+    const size_t a = line.find('\t', line.find('\t') + 1);
+    invalid += line.compare(a + 1, 2, "0\t") == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(rows, 34);
+  EXPECT_EQ(invalid, 4);
+}
+
+TEST(EvaluateMolecules, SelfiesSamplesAreDecodedFirst) {
+  strand_tests::TempDir dir("evalmol-sf");
+  std::string text;
+  for (const char* s : {"CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O"}) text += strand::chem::selfies::encode(s) + "\n";
+  text += "[C][O][Branch1][Xyz][C]\n";  // a decoder error: invalid
+  text += "[Branch1]\n";                // decodes to the empty string: empty
+  strand::io::write_file_atomic(dir / "gen.txt", text);
+  pl::EvaluateMoleculesOptions o;
+  o.samples = dir / "gen.txt";
+  o.selfies = true;
+  o.sa_fpscores = "none";
+  auto r = pl::evaluate_molecules(o);
+  EXPECT_EQ(r.metrics.samples, 5);
+  EXPECT_EQ(r.metrics.valid, 3);
+  EXPECT_EQ(r.metrics.empty, 1);
+  EXPECT_EQ(r.json["selfies_decode_errors"], 1);
+  o.empty_is_valid = true;
+  r = pl::evaluate_molecules(o);
+  EXPECT_EQ(r.metrics.valid, 4);
+}
