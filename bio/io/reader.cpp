@@ -5,6 +5,7 @@
 #include <htslib/hts.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -17,6 +18,7 @@ namespace strand::bio::io {
 std::unique_ptr<SequenceReader> open_fastx(const std::string& path, SequenceFormat format, const ReadOptions& options);
 std::unique_ptr<SequenceReader> open_alignments(const std::string& path, const std::vector<std::string>& regions,
                                                 const ReadOptions& options);
+std::unique_ptr<SequenceReader> open_lines(const std::string& path, const ReadOptions& options);
 std::unique_ptr<SequenceReader> open_fasta_regions(const std::string& path, const std::vector<std::string>& regions,
                                                    const ReadOptions& options);
 
@@ -33,6 +35,7 @@ const char* format_name(SequenceFormat format) {
     case SequenceFormat::Sam: return "SAM";
     case SequenceFormat::Bam: return "BAM";
     case SequenceFormat::Cram: return "CRAM";
+    case SequenceFormat::Lines: return "one sequence per line";
   }
   return "?";
 }
@@ -114,7 +117,18 @@ SequenceFormat detect_text(const std::string& path) {
 }
 
 // The format of a file, or nullopt when it holds no data at all.
+bool is_lines_file(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+  for (const char* ext : {".smi", ".smiles", ".selfies", ".seq", ".txt"}) {
+    const std::string e(ext);
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
 std::optional<SequenceFormat> detect(const std::string& path) {
+  if (is_lines_file(path)) return SequenceFormat::Lines;
   hFILE* h = hopen(path.c_str(), "r");
   if (h == nullptr) throw_errno("cannot open", path);
   htsFormat f{};
@@ -163,6 +177,7 @@ std::unique_ptr<SequenceReader> open_sequences(const std::string& path, const Re
   switch (format) {
     case SequenceFormat::Fasta:
     case SequenceFormat::Fastq: return open_fastx(path, format, options);
+    case SequenceFormat::Lines: return open_lines(path, options);
     default: return open_alignments(path, {}, options);
   }
 }
@@ -174,7 +189,8 @@ std::unique_ptr<SequenceReader> open_regions(const std::string& path, const std:
   switch (format) {
     case SequenceFormat::Fasta: return open_fasta_regions(path, regions, options);
     case SequenceFormat::Fastq:
-      throw InputError(path + ": regions need an indexed FASTA, BAM or CRAM file, not FASTQ");
+    case SequenceFormat::Lines:
+      throw InputError(path + ": regions need an indexed FASTA, BAM or CRAM file, not " + format_name(format));
     default: return open_alignments(path, regions, options);
   }
 }

@@ -33,6 +33,10 @@
 //          instrument writes. Multi-line FASTQ is rejected: '@' and '+' are valid quality
 //          characters, so wrapped records cannot be split reliably. Quality length must equal
 //          sequence length; quality bytes must lie in '!'..'~'.
+// Lines (lines.cpp): one sequence per line, chosen by the file name (.smi, .smiles, .selfies,
+//          .seq, .txt, optionally .gz): molecule and peptide lists. The first whitespace-separated
+//          field is the sequence (printable ASCII), the second, if any, the name (else "lineN");
+//          blank lines and lines starting with '#' are skipped.
 // Alignments (sam.cpp): unmapped and mapped reads alike; flag and MAPQ filters; records without a
 // stored sequence (SEQ '*', typical of secondary alignments) are counted as skipped
 // ("no sequence stored"); QUAL '*' gives an empty qual. BAM stores reverse-strand reads
@@ -83,10 +87,10 @@ struct ReadSummary {
   int64_t total_skipped() const;
 };
 
-enum class SequenceFormat { Fasta, Fastq, Sam, Bam, Cram };
+enum class SequenceFormat { Fasta, Fastq, Sam, Bam, Cram, Lines };
 const char* format_name(SequenceFormat format);
 
-/// Detects the format from the file's content. Throws IoError when the file cannot be opened and
+/// Detects the format from the file's content (Lines: from the file name). Throws IoError when the file cannot be opened and
 /// ParseError for content that is none of the supported formats (the message says what was seen).
 SequenceFormat detect_format(const std::string& path);
 

@@ -275,3 +275,22 @@ TEST(Fastq, ReusedRecordHoldsNoStaleFields) {
   EXPECT_TRUE(r.qual.empty());
   EXPECT_EQ(r.seq.size(), 5000u);
 }
+
+TEST(Lines, OneSequencePerLineWithOptionalName) {
+  const std::string path = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";
+  EXPECT_EQ(io::detect_format(path), io::SequenceFormat::Lines);
+  auto reader = io::open_sequences(path);
+  io::SequenceRecord r;
+  std::vector<std::string> names;
+  std::string first;
+  while (reader->next(r)) {
+    if (names.empty()) first = r.seq;
+    names.push_back(r.name);
+  }
+  EXPECT_EQ(names.size(), 33u);  // 30 molecules + 3 bad SMILES (text is text); the blank line is skipped
+  EXPECT_EQ(first, "CC1=CC(=O)C=CC1=O");
+  EXPECT_EQ(names[0], "1");
+  EXPECT_EQ(names[10], "bad-ring");
+  EXPECT_EQ(reader->summary().records, 33);
+  EXPECT_THROW(io::open_regions(path, {"1"}), strand::InputError);
+}
