@@ -10,3 +10,7 @@ strand_add_test(test_mamba
   SOURCES libseq/test_mamba.cpp
   LIBS strand_seq
   TORCH)
+strand_add_test(test_sampling
+  SOURCES libseq/test_sampling.cpp
+  LIBS strand_seq
+  TORCH)

@@ -1,0 +1,3 @@
+set(STRAND_SEQ_INFER_SOURCES
+  infer/sampling.cpp
+)
