@@ -9,8 +9,8 @@ namespace {
 
 // selfies 2.2.0 get_preset_constraints("default"). 2.2.0 changed C+1 (5 -> 3), P+1 (6 -> 4),
 // P-1 (4 -> 6) and S+1 (7 -> 5) from 2.1.
-const std::map<std::string, int>& default_table() {
-  static const std::map<std::string, int> table = {
+const std::map<std::string, int, std::less<>>& default_table() {
+  static const std::map<std::string, int, std::less<>> table = {
       {"H", 1},   {"F", 1},   {"Cl", 1},  {"Br", 1}, {"I", 1},   {"B", 3},   {"B+1", 2}, {"B-1", 4},
       {"O", 2},   {"O+1", 3}, {"O-1", 1}, {"N", 3},  {"N+1", 4}, {"N-1", 2}, {"C", 4},   {"C+1", 3},
       {"C-1", 3}, {"P", 5},   {"P+1", 4}, {"P-1", 6}, {"S", 6},  {"S+1", 5}, {"S-1", 5}, {"?", 8}};
@@ -64,7 +64,7 @@ Constraints Constraints::from_table(const std::map<std::string, int>& table) {
   if (table.count("?") == 0) throw ConfigError("SELFIES constraints: the table has no '?' entry (the capacity of every other atom)");
   for (const auto& [k, v] : table) check_entry(k, v);
   Constraints c;
-  c.table_ = table;
+  c.table_ = std::map<std::string, int, std::less<>>(table.begin(), table.end());
   c.fallback_ = table.at("?");
   return c;
 }
@@ -94,7 +94,7 @@ Constraints Constraints::parse(std::string_view spec) {
 }
 
 int Constraints::capacity(std::string_view element, int charge) const {
-  const auto it = table_.find(key_of(element, charge));
+  const auto it = charge == 0 ? table_.find(element) : table_.find(key_of(element, charge));
   return it == table_.end() ? fallback_ : it->second;
 }
 

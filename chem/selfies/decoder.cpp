@@ -7,6 +7,7 @@
 // the previous atom; a ring reads Q and queues a bond back to the atom Q+1 before the previous one.
 // Rings are formed once every fragment is derived.
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <string>
@@ -30,11 +31,18 @@ struct AtomSymbol {
 };
 
 int bond_order_of(char c) { return c == '=' ? 2 : c == '#' ? 3 : 1; }
+
+/// The value of a run of at most nine decimal digits.
+int digits_value(std::string_view d) {
+  int v = 0;
+  for (const char c : d) v = v * 10 + (c - '0');
+  return v;
+}
 char stereo_of(char c) { return c == '/' || c == '\\' ? c : 0; }
 
 /// [<bond><isotope><Element><chirality><Hn><charge>], e.g. [=C], [13C@@H1], [N+1]. nullopt if
 /// the symbol is not an atom symbol or its hydrogens exceed its capacity.
-std::optional<AtomSymbol> atom_symbol(const std::string& s, const Constraints& constraints) {
+std::optional<AtomSymbol> atom_symbol(std::string_view s, const Constraints& constraints) {
   if (s.size() < 3 || s.front() != '[' || s.back() != ']') return std::nullopt;
   const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   AtomSymbol out;
@@ -44,12 +52,12 @@ std::optional<AtomSymbol> atom_symbol(const std::string& s, const Constraints& c
   if (s[i] == '=' || s[i] == '#' || s[i] == '/' || s[i] == '\\') bond = s[i++];
   out.order = bond_order_of(bond);
   out.stereo = stereo_of(bond);
-  const std::string inner = s.substr(i, end - i);
+  const std::string_view inner = s.substr(i, end - i);
   Atom& atom = out.atom;
   const size_t iso = i;
   while (i < end && is_digit(s[i])) ++i;
   if (i - iso > 9) return std::nullopt;
-  if (i > iso) atom.isotope = std::stoi(s.substr(iso, i - iso));
+  if (i > iso) atom.isotope = digits_value(s.substr(iso, i - iso));
   if (i >= end || s[i] < 'A' || s[i] > 'Z') return std::nullopt;
   std::string element(1, s[i++]);
   if (i < end && s[i] >= 'a' && s[i] <= 'z') element += s[i++];
@@ -67,13 +75,13 @@ std::optional<AtomSymbol> atom_symbol(const std::string& s, const Constraints& c
     const size_t start = i++;
     while (i < end && s[i] >= '1' && s[i] <= '9') ++i;
     if (i == start + 1 || i - start > 9) return std::nullopt;  // keeps the number within int
-    charge = std::stoi(s.substr(start + 1, i - start - 1)) * (s[start] == '-' ? -1 : 1);
+    charge = digits_value(s.substr(start + 1, i - start - 1)) * (s[start] == '-' ? -1 : 1);
   }
   if (i != end) return std::nullopt;
   atom.element = element;
   if (detail::is_organic(inner)) {  // [C], [=N], [Cl]: implicit hydrogens, neutral
     atom = Atom{};
-    atom.element = inner;
+    atom.element = std::string(inner);
     atom.capacity = constraints.capacity(inner, 0);
     return out;
   }
@@ -87,11 +95,13 @@ std::optional<AtomSymbol> atom_symbol(const std::string& s, const Constraints& c
 }
 
 /// [BranchL], [=BranchL], [#BranchL] -> (order, L).
-std::optional<std::pair<int, int>> branch_symbol(const std::string& s) {
-  for (int l = 1; l <= 3; ++l)
-    for (const char* b : {"", "=", "#"})
-      if (s == "[" + std::string(b) + "Branch" + std::to_string(l) + "]") return std::make_pair(bond_order_of(*b), l);
-  return std::nullopt;
+std::optional<std::pair<int, int>> branch_symbol(std::string_view s) {
+  if (s.size() < 9 || s.front() != '[' || s.back() != ']') return std::nullopt;
+  const char l = s[s.size() - 2];
+  if (l < '1' || l > '3' || s.substr(s.size() - 8, 6) != "Branch") return std::nullopt;
+  const std::string_view prefix = s.substr(1, s.size() - 9);
+  if (!(prefix.empty() || prefix == "=" || prefix == "#")) return std::nullopt;
+  return std::make_pair(bond_order_of(prefix.empty() ? '\0' : prefix[0]), l - '0');
 }
 
 struct RingSymbol {
@@ -102,11 +112,11 @@ struct RingSymbol {
 };
 
 /// [RingL], [=RingL], [#RingL] and the stereo forms [xyRingL] (x, y in - / \, not both -).
-std::optional<RingSymbol> ring_symbol(const std::string& s) {
+std::optional<RingSymbol> ring_symbol(std::string_view s) {
   if (s.size() < 7 || s.front() != '[' || s.back() != ']') return std::nullopt;
   const char l = s[s.size() - 2];
-  if (l < '1' || l > '3' || s.compare(s.size() - 6, 4, "Ring") != 0) return std::nullopt;
-  const std::string prefix = s.substr(1, s.size() - 7);
+  if (l < '1' || l > '3' || s.substr(s.size() - 6, 4) != "Ring") return std::nullopt;
+  const std::string_view prefix = s.substr(1, s.size() - 7);
   const int length = l - '0';
   if (prefix.empty() || prefix == "=" || prefix == "#") return RingSymbol{bond_order_of(prefix.empty() ? 0 : prefix[0]), length, 0, 0};
   const auto stereo_char = [](char c) { return c == '-' || c == '/' || c == '\\'; };
@@ -116,7 +126,7 @@ std::optional<RingSymbol> ring_symbol(const std::string& s) {
 }
 
 /// The symbol of selfies before 2.0 that `s` stands for, or `s` itself.
-std::string modernize(const std::string& s) {
+std::string modernize(std::string_view s) {
   for (int l = 1; l <= 3; ++l) {
     const std::string n = std::to_string(l);
     if (s == "[Branch" + n + "_1]") return "[Branch" + n + "]";
@@ -127,21 +137,21 @@ std::string modernize(const std::string& s) {
     if (s == "[Expl/Ring" + n + "]") return "[//Ring" + n + "]";
     if (s == "[Expl\\Ring" + n + "]") return "[\\\\Ring" + n + "]";
   }
-  if (s.size() >= 6 && s.compare(s.size() - 5, 5, "expl]") == 0) {  // e.g. [C@@Hexpl], [=N+expl]
-    const bool bond = s.size() > 6 && std::string("=#/\\").find(s[1]) != std::string::npos;
-    const std::string text = s.substr(bond ? 2 : 1, s.size() - 5 - (bond ? 2 : 1));
+  if (s.size() >= 6 && s.substr(s.size() - 5) == "expl]") {  // e.g. [C@@Hexpl], [=N+expl]
+    const bool bond = s.size() > 6 && std::string_view("=#/\\").find(s[1]) != std::string_view::npos;
+    const std::string text(s.substr(bond ? 2 : 1, s.size() - 5 - (bond ? 2 : 1)));
     const auto atom = detail::parse_smiles_atom("[" + text + "]");
     if (atom && !atom->aromatic) return "[" + (bond ? std::string(1, s[1]) : std::string()) + detail::atom_text(*atom, false) + "]";
   }
-  return s;
+  return std::string(s);
 }
 
 /// Python's s[-4:-2].
-std::string_view tail_pair(const std::string& s) {
+std::string_view tail_pair(std::string_view s) {
   const size_t n = s.size();
   const size_t a = n >= 4 ? n - 4 : 0;
   const size_t b = n >= 2 ? n - 2 : 0;
-  return b > a ? std::string_view(s).substr(a, b - a) : std::string_view();
+  return b > a ? s.substr(a, b - a) : std::string_view();
 }
 
 struct QueuedRing {
@@ -153,12 +163,12 @@ struct QueuedRing {
 };
 
 struct Symbol {
-  std::string text;
-  int64_t index;  ///< position in the input's symbol sequence
+  std::string_view text;  ///< into the input, or into Decoder-owned modernized text
+  int64_t index;          ///< position in the input's symbol sequence
 };
 
 [[noreturn]] void invalid_symbol(const Symbol& s, std::string_view selfies) {
-  throw DecoderError("invalid SELFIES symbol '" + s.text + "' (symbol " + std::to_string(s.index + 1) + ") in '" +
+  throw DecoderError("invalid SELFIES symbol '" + std::string(s.text) + "' (symbol " + std::to_string(s.index + 1) + ") in '" +
                      std::string(selfies) + "'");
 }
 
@@ -196,7 +206,7 @@ class Derivation {
       }
       const Symbol& sym = symbols[pos_++];
       ++f.derived;
-      const std::string& s = sym.text;
+      const std::string_view s = sym.text;
       const std::string_view tail = tail_pair(s);
       if (tail == "ch") {
         const auto branch = branch_symbol(s);
@@ -206,7 +216,7 @@ class Derivation {
         const int64_t q = read_index(branch->second);
         f.derived += branch->second;
         f.after_branch = f.state - init;
-        if (attribute_) branch_trail.push_back({sym.index, s});
+        if (attribute_) branch_trail.push_back({sym.index, std::string(s)});
         const int prev = f.prev;
         stack.push_back({q + 1, 0, init, prev});  // `f` is not used after this
       } else if (tail == "ng") {
@@ -232,7 +242,7 @@ class Derivation {
         Provenance from;
         if (attribute_) {
           from = branch_trail;
-          from.push_back({sym.index, s});
+          from.push_back({sym.index, std::string(s)});
         }
         if (order == 0) {
           if (f.state == 0) f.prev = mol_.add_atom(std::move(parsed->atom), true, from);
@@ -270,12 +280,12 @@ class Derivation {
 
  private:
   int64_t read_index(int length) {
-    std::vector<std::string> digits;
+    int64_t value = 0;
     for (int k = 0; k < length; ++k) {
       // A missing index symbol at the end of the string counts as digit 0.
-      digits.push_back(pos_ < symbols_->size() ? (*symbols_)[pos_++].text : std::string());
+      value = value * 16 + (pos_ < symbols_->size() ? detail::index_digit((*symbols_)[pos_++].text) : 0);
     }
-    return index_of_symbols(digits);
+    return value;
   }
 
   const Options& options_;
@@ -295,16 +305,21 @@ std::string decode(std::string_view selfies, const Options& options, std::vector
   static const Constraints kDefault;
   const Constraints& constraints = options.constraints != nullptr ? *options.constraints : kDefault;
   Derivation derivation(options, constraints, selfies, attribution != nullptr);
+  std::vector<std::string_view> split;
+  std::vector<Symbol> symbols;
+  std::deque<std::string> modernized;  // owns the text of rewritten symbols (stable addresses)
   int64_t offset = 0;  // symbols before the current fragment, '.' counted
   size_t start = 0;
   while (true) {
     const size_t dot = selfies.find('.', start);
     const std::string_view piece = selfies.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    std::vector<Symbol> symbols;
-    const std::vector<std::string> split = split_selfies(piece);
+    detail::split_symbols(piece, split);
+    symbols.clear();
     for (size_t i = 0; i < split.size(); ++i) {
       if (split[i] == "[nop]") continue;  // padding: removed before derivation
-      symbols.push_back({options.compatible ? modernize(split[i]) : split[i], offset + static_cast<int64_t>(i)});
+      std::string_view text = split[i];
+      if (options.compatible) text = modernized.emplace_back(modernize(text));
+      symbols.push_back({text, offset + static_cast<int64_t>(i)});
     }
     derivation.fragment(symbols);
     offset += static_cast<int64_t>(split.size()) + 1;

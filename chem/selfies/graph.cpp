@@ -218,12 +218,13 @@ std::optional<Atom> parse_smiles_atom(std::string_view t) {
 
 bool MolGraph::has_bond(int a, int b) const {
   if (a > b) std::swap(a, b);
-  return bond_index_.count({a, b}) != 0;
+  return find_bond(a, b) >= 0;
 }
 
 int MolGraph::find_bond(int src, int dst) const {
-  const auto it = bond_index_.find({src, dst});
-  return it == bond_index_.end() ? -1 : it->second;
+  for (const int b : out_[static_cast<size_t>(src)])
+    if (b >= 0 && bonds_[static_cast<size_t>(b)].dst == dst) return b;
+  return -1;
 }
 
 int MolGraph::add_atom(Atom atom, bool root, Provenance from) {
@@ -242,7 +243,6 @@ int MolGraph::add_bond(int src, int dst, double order, char stereo, Provenance f
   const int b = static_cast<int>(bonds_.size());
   bonds_.push_back({src, dst, order, stereo, false});
   bond_from_.push_back(std::move(from));
-  bond_index_[{src, dst}] = b;
   out_[static_cast<size_t>(src)].push_back(b);
   bond_counts_[static_cast<size_t>(src)] += order;
   bond_counts_[static_cast<size_t>(dst)] += order;
@@ -264,7 +264,6 @@ void MolGraph::add_ring_bond(int a, int b, double order, char a_stereo, char b_s
     const int id = static_cast<int>(bonds_.size());
     bonds_.push_back({from, to, o, stereo, true});
     bond_from_.emplace_back();
-    bond_index_[{from, to}] = id;
     auto& out = out_[static_cast<size_t>(from)];
     if (pos < 0 || pos == static_cast<int>(out.size()))
       out.push_back(id);
@@ -287,11 +286,11 @@ void MolGraph::add_ring_bond(int a, int b, double order, char a_stereo, char b_s
 
 void MolGraph::set_bond_order(int a, int b, double order) {
   if (a > b) std::swap(a, b);
-  Bond& forward = bonds_[static_cast<size_t>(bond_index_.at({a, b}))];
+  Bond& forward = bonds_[static_cast<size_t>(find_bond(a, b))];
   const double old = forward.order;
   if (old == order) return;
   forward.order = order;
-  if (forward.ring) bonds_[static_cast<size_t>(bond_index_.at({b, a}))].order = order;
+  if (forward.ring) bonds_[static_cast<size_t>(find_bond(b, a))].order = order;
   bond_counts_[static_cast<size_t>(a)] += order - old;
   bond_counts_[static_cast<size_t>(b)] += order - old;
 }
@@ -383,7 +382,8 @@ std::string bond_text(const Bond& bond) {
 
 std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution) {
   std::string out;
-  std::map<std::pair<int, int>, int> ring_numbers;  // one counter for the whole output, never reused
+  std::vector<int> ring_number(static_cast<size_t>(mol.bond_total()), 0);  // one counter, never reused
+  int rings = 0;
   const auto emit = [&](const std::string& token, const Provenance& from) {
     if (attribution != nullptr && !token.empty())
       attribution->push_back({static_cast<int64_t>(out.size()), token, from});
@@ -417,8 +417,11 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
       const Bond& bond = mol.bond(b);
       if (bond.ring) {
         emit(bond_text(bond), mol.provenance_of_bond(b));
-        const auto key = std::minmax(bond.src, bond.dst);
-        const int number = ring_numbers.emplace(key, static_cast<int>(ring_numbers.size()) + 1).first->second;
+        int& number = ring_number[static_cast<size_t>(b)];
+        if (number == 0) {
+          number = ++rings;
+          ring_number[static_cast<size_t>(mol.find_bond(bond.dst, bond.src))] = number;
+        }
         if (number >= 100 && options.parenthesised_ring_numbers)
           out += "%(" + std::to_string(number) + ")";
         else

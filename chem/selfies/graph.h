@@ -55,8 +55,10 @@ class MolGraph {
   /// Out-list of atom i (indices into bonds()); -1 is a reserved slot for a ring still open.
   const std::vector<int>& out(int i) const { return out_[static_cast<size_t>(i)]; }
   const Bond& bond(int b) const { return bonds_[static_cast<size_t>(b)]; }
+  int bond_total() const { return static_cast<int>(bonds_.size()); }
   bool has_bond(int a, int b) const;
-  /// The bond stored under (src, dst): chain bonds under (smaller, larger), ring bonds both ways.
+  /// The bond src -> dst in src's out-list (chain bonds go from the smaller index to the larger,
+  /// ring bonds both ways), or -1.
   int find_bond(int src, int dst) const;
 
   int add_atom(Atom atom, bool root, Provenance from = {});
@@ -88,7 +90,6 @@ class MolGraph {
   std::vector<std::vector<int>> out_;
   std::vector<double> bond_counts_;
   std::vector<bool> ring_flags_;
-  std::map<std::pair<int, int>, int> bond_index_;
   std::map<int, std::vector<int>> delocalised_;  ///< aromatic atoms -> partners over 1.5 bonds
   std::vector<Provenance> atom_from_;
   std::vector<Provenance> bond_from_;
@@ -106,6 +107,13 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
 }  // namespace strand::chem::selfies::detail
 
 namespace strand::chem::selfies::detail {
+
+/// The symbols of one '.'-free piece of a SELFIES string, as views into it (split_selfies rules).
+/// Throws DecoderError for a '[' without ']'.
+void split_symbols(std::string_view piece, std::vector<std::string_view>& out);
+
+/// The digit of an index symbol ([C] = 0 ... [P] = 15); 0 for any other symbol.
+int index_digit(std::string_view symbol);
 
 /// Parses a SMILES atom the way the selfies SMILES reader does: an organic-subset atom (B C N O S P
 /// F Cl Br I), an aromatic one (b c n o s p), or a bracket atom [isotope element chirality H

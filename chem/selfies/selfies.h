@@ -58,11 +58,11 @@ class Constraints {
   int capacity(std::string_view element, int charge) const;
   /// A copy with `key` set to `value` (validated like from_table).
   Constraints with(const std::string& key, int value) const;
-  const std::map<std::string, int>& table() const noexcept { return table_; }
+  const std::map<std::string, int, std::less<>>& table() const noexcept { return table_; }
   bool operator==(const Constraints& o) const { return table_ == o.table_; }
 
  private:
-  std::map<std::string, int> table_;
+  std::map<std::string, int, std::less<>> table_;
   int fallback_ = 8;
 };
 

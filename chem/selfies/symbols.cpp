@@ -1,6 +1,7 @@
 // SELFIES symbol utilities: splitting, length, alphabets and the index alphabet.
 #include <string>
 
+#include "chem/selfies/graph.h"
 #include "chem/selfies/selfies.h"
 
 namespace strand::chem::selfies {
@@ -13,15 +14,37 @@ const std::vector<std::string>& index_alphabet() {
   return symbols;
 }
 
-int64_t index_of_symbols(const std::vector<std::string>& symbols) {
+namespace detail {
+
+int index_digit(std::string_view s) {
   const auto& alphabet = index_alphabet();
-  int64_t value = 0;
-  for (const auto& s : symbols) {
-    int64_t digit = 0;
-    for (size_t d = 0; d < alphabet.size(); ++d)
-      if (alphabet[d] == s) digit = static_cast<int64_t>(d);
-    value = value * 16 + digit;
+  for (size_t d = 0; d < alphabet.size(); ++d)
+    if (alphabet[d] == s) return static_cast<int>(d);
+  return 0;
+}
+
+void split_symbols(std::string_view s, std::vector<std::string_view>& out) {
+  out.clear();
+  size_t left = s.find('[');
+  while (left != std::string_view::npos && left < s.size()) {
+    const size_t right = s.find(']', left + 1);
+    if (right == std::string_view::npos)
+      throw DecoderError("malformed SELFIES string: '[' at position " + std::to_string(left) + " has no closing ']' in '" +
+                         std::string(s) + "'");
+    out.push_back(s.substr(left, right - left + 1));
+    left = right + 1;
+    if (left < s.size() && s[left] == '.') {
+      out.emplace_back(".");
+      ++left;
+    }
   }
+}
+
+}  // namespace detail
+
+int64_t index_of_symbols(const std::vector<std::string>& symbols) {
+  int64_t value = 0;
+  for (const auto& s : symbols) value = value * 16 + detail::index_digit(s);
   return value;
 }
 
@@ -37,21 +60,9 @@ std::vector<std::string> symbols_of_index(int64_t index) {
 }
 
 std::vector<std::string> split_selfies(std::string_view s) {
-  std::vector<std::string> out;
-  size_t left = s.find('[');
-  while (left != std::string_view::npos && left < s.size()) {
-    const size_t right = s.find(']', left + 1);
-    if (right == std::string_view::npos)
-      throw DecoderError("malformed SELFIES string: '[' at position " + std::to_string(left) + " has no closing ']' in '" +
-                         std::string(s) + "'");
-    out.emplace_back(s.substr(left, right - left + 1));
-    left = right + 1;
-    if (left < s.size() && s[left] == '.') {
-      out.emplace_back(".");
-      ++left;
-    }
-  }
-  return out;
+  std::vector<std::string_view> views;
+  detail::split_symbols(s, views);
+  return std::vector<std::string>(views.begin(), views.end());
 }
 
 int64_t len_selfies(std::string_view s) {
