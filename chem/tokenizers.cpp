@@ -20,13 +20,11 @@ const std::vector<std::string> kSpecials = {"<pad>", "<unk>", "<bos>", "<eos>", 
 
 SpecialTokens chem_specials() {
   SpecialTokens s;
-  s.pad = 0;
-  s.unk = 1;
-  s.bos = 2;
-  s.eos = 3;
-  s.mask = 4;
-  s.prefix = 2;
-  s.suffix = 3;
+  s.pad = ChemSpecialIds::kPad;
+  s.unk = ChemSpecialIds::kUnk;
+  s.bos = s.prefix = ChemSpecialIds::kBos;
+  s.eos = s.suffix = ChemSpecialIds::kEos;
+  s.mask = ChemSpecialIds::kMask;
   return s;
 }
 
@@ -186,7 +184,7 @@ void SelfiesTokenizer::encode_content(std::string_view text, TokenWriter& out) c
         if (it != ids_.end()) id = it->second;
       }
     } else if (text[i] == '.') {
-      id = 6;
+      id = kDot;
     }
     out.push(id, Offset{static_cast<int64_t>(i), static_cast<int64_t>(i + len)});
     i += len;

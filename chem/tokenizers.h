@@ -33,14 +33,17 @@
 
 namespace strand::chem {
 
-class SmilesTokenizer final : public tokenize::Tokenizer {
- public:
+/// The special ids both chemical vocabularies start with.
+struct ChemSpecialIds {
   static constexpr tokenize::TokenId kPad = 0;
   static constexpr tokenize::TokenId kUnk = 1;
   static constexpr tokenize::TokenId kBos = 2;
   static constexpr tokenize::TokenId kEos = 3;
   static constexpr tokenize::TokenId kMask = 4;
+};
 
+class SmilesTokenizer final : public tokenize::Tokenizer, public ChemSpecialIds {
+ public:
   /// split_brackets: never use whole bracket-atom tokens.
   explicit SmilesTokenizer(bool split_brackets = false);
 
@@ -57,14 +60,10 @@ class SmilesTokenizer final : public tokenize::Tokenizer {
   std::unordered_map<std::string, tokenize::TokenId> ids_;
 };
 
-class SelfiesTokenizer final : public tokenize::Tokenizer {
+class SelfiesTokenizer final : public tokenize::Tokenizer, public ChemSpecialIds {
  public:
-  static constexpr tokenize::TokenId kPad = 0;
-  static constexpr tokenize::TokenId kUnk = 1;
-  static constexpr tokenize::TokenId kBos = 2;
-  static constexpr tokenize::TokenId kEos = 3;
-  static constexpr tokenize::TokenId kMask = 4;
   static constexpr tokenize::TokenId kNop = 5;
+  static constexpr tokenize::TokenId kDot = 6;
 
   SelfiesTokenizer();
 
