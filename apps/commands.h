@@ -14,6 +14,7 @@ int cmd_finetune(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
 int cmd_evaluate_molecules(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_molecules(int argc, char** argv);
 
 struct Command {
   const char* name;

@@ -19,6 +19,7 @@ const Command* commands() {
       {"predict", &cmd_predict, "apply a fine-tuned model to new sequences"},
       {"convert", &cmd_convert, "import a model directory (Hugging Face ESM/NTv2, Mamba, mamba_ssm)"},
       {"tasks", &cmd_tasks, "list or build real supervised tasks from Debian data packages"},
+      {"molecules", &cmd_molecules, "convert molecule files (SMILES, SELFIES corpora, CSV/TSV, SDF) through RDKit"},
       {"generate", &cmd_generate, "sample molecules from a chemical language model (SMILES or SELFIES)"},
       {"evaluate-molecules", &cmd_evaluate_molecules, "validity, novelty, diversity and properties of generated molecules"},
       {nullptr, nullptr, nullptr},

@@ -151,6 +151,15 @@ struct MoleculeReader::Impl {
     return true;
   }
 
+  /// The column `spec` names: a header name (any case) or a 1-based number; -1 if none.
+  int column_of(const std::string& spec) const {
+    if (!spec.empty() && spec.find_first_not_of("0123456789") == std::string::npos && spec.size() < 6) {
+      const int k = std::stoi(spec);
+      return k >= 1 && k <= static_cast<int>(header.size()) ? k - 1 : -1;
+    }
+    return find_column(header, {lower(spec)});
+  }
+
   void read_header(std::string_view line) {
     std::vector<std::string> fields;
     if (format == MoleculeFormat::Csv)
@@ -158,24 +167,27 @@ struct MoleculeReader::Impl {
     else
       io::split_tsv(line, fields);
     header = fields;
-    smiles_col = options.smiles_column.empty()
-                     ? find_column(header, {"smiles", "canonical_smiles", "isomeric_smiles", "smi"})
-                     : find_column(header, {lower(options.smiles_column)});
+    if (!options.header)
+      for (size_t i = 0; i < header.size(); ++i) header[i] = std::to_string(i + 1);
+    smiles_col = options.smiles_column.empty() ? find_column(header, {"smiles", "canonical_smiles", "isomeric_smiles", "smi"})
+                                               : column_of(options.smiles_column);
     if (smiles_col < 0) {
       std::string names;
       for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
       throw ParseError(Location{lines.source(), lines.line_number(), ""},
-                       "expected a header with a SMILES column (" +
-                           (options.smiles_column.empty() ? std::string("smiles, canonical_smiles, isomeric_smiles or smi")
-                                                          : "'" + options.smiles_column + "'") +
-                           "), found: " + names);
+                       options.header ? "expected a header with a SMILES column (" +
+                                            (options.smiles_column.empty() ? std::string("smiles, canonical_smiles, isomeric_smiles or smi")
+                                                                           : "'" + options.smiles_column + "'") +
+                                            "), found: " + names
+                                      : "without a header, give the SMILES column by number (1.." +
+                                            std::to_string(header.size()) + ")");
     }
     name_col = options.name_column.empty()
                    ? find_column(header, {"name", "id", "title", "mol_id", "compound_id", "molecule_id"})
-                   : find_column(header, {lower(options.name_column)});
+                   : column_of(options.name_column);
     if (!options.name_column.empty() && name_col < 0)
       throw ParseError(Location{lines.source(), lines.line_number(), ""},
-                       "the header has no column '" + options.name_column + "'");
+                       "no name column '" + options.name_column + "'");
   }
 
   bool next_table(MoleculeRecord& out) {
@@ -186,7 +198,7 @@ struct MoleculeReader::Impl {
       if (!header_done) {
         read_header(line);
         header_done = true;
-        continue;
+        if (options.header) continue;  // otherwise the first line is a record too
       }
       out = MoleculeRecord{};
       out.record = ++stats.records;

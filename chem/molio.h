@@ -51,12 +51,15 @@ struct MoleculeRecord {
 };
 
 struct MoleculeReadOptions {
-  /// CSV/TSV column holding SMILES; empty = the first of smiles, canonical_smiles,
-  /// isomeric_smiles, smi (any case).
+  /// CSV/TSV column holding SMILES, by header name or 1-based number; empty = the first of smiles,
+  /// canonical_smiles, isomeric_smiles, smi (any case).
   std::string smiles_column;
-  /// CSV/TSV name column; empty = the first of name, id, title, mol_id, compound_id,
-  /// molecule_id (any case), else none.
+  /// CSV/TSV name column, by header name or 1-based number; empty = the first of name, id, title,
+  /// mol_id, compound_id, molecule_id (any case), else none.
   std::string name_column;
+  /// CSV/TSV: the first line is a header. Without one, columns are named by number ("1", "2",
+  /// ...) and smiles_column must be given.
+  bool header = true;
   SmilesStyle style;
   bool standardize = false;  ///< apply standardize() to every molecule
   size_t max_problems = 20;  ///< problems kept in MoleculeReadStats (all are counted)

@@ -60,6 +60,43 @@ std::vector<std::string> read_smiles_list(const std::string& path, bool keep_emp
   return out;
 }
 
+ConvertMoleculesResult convert_molecules(const ConvertMoleculesOptions& o) {
+  ConvertMoleculesResult r;
+  std::string lower = o.out;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool selfies = lower.size() > 8 && lower.compare(lower.size() - 8, 8, ".selfies") == 0;
+  const bool lines = selfies || chem::molecule_format(o.out) == chem::MoleculeFormat::Smi;
+  chem::MoleculeReader reader(o.input, o.read);
+  chem::MoleculeRecord m;
+  if (lines) {
+    io::AtomicFile file(o.out);
+    std::string line;
+    while (reader.next(m)) {
+      line = m.smiles;
+      if (selfies) {
+        try {
+          line = chem::selfies::encode(m.smiles);
+        } catch (const chem::selfies::EncoderError&) {
+          ++r.encoder_errors;
+          continue;
+        }
+      }
+      for (auto& c : m.name)
+        if (std::isspace(static_cast<unsigned char>(c)) != 0) c = '_';
+      file.write(line + (m.name.empty() ? "" : " " + m.name) + "\n");
+      ++r.written;
+    }
+    file.commit();
+  } else {
+    std::vector<chem::MoleculeRecord> records;
+    while (reader.next(m)) records.push_back(std::move(m));
+    chem::write_molecules(o.out, records);
+    r.written = static_cast<int64_t>(records.size());
+  }
+  r.stats = reader.stats();
+  return r;
+}
+
 EvaluateMoleculesResult evaluate_molecules(const EvaluateMoleculesOptions& o) {
   std::vector<std::string> samples = read_smiles_list(o.samples, true);
   int64_t selfies_errors = 0;

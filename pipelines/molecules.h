@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chem/metrics.h"
+#include "chem/molio.h"
 
 namespace strand::pipelines {
 
@@ -34,6 +35,23 @@ struct EvaluateMoleculesResult {
 
 /// Reads, evaluates, writes. Throws IoError / InputError for unreadable inputs.
 EvaluateMoleculesResult evaluate_molecules(const EvaluateMoleculesOptions& options);
+
+struct ConvertMoleculesOptions {
+  std::string input;               ///< any molecule file chem/molio.h reads
+  chem::MoleculeReadOptions read;  ///< columns, header, SMILES style, standardisation
+  /// .smi (SMILES and name per line), .selfies (SELFIES and name per line: a SELFIES training
+  /// corpus), .csv/.tsv or .sdf. Atomic.
+  std::string out;
+};
+
+struct ConvertMoleculesResult {
+  chem::MoleculeReadStats stats;
+  int64_t written = 0;
+  int64_t encoder_errors = 0;  ///< .selfies: molecules the SELFIES encoder rejects (skipped)
+};
+
+/// Reads every good molecule of `input` and writes it to `out` in the format of its extension.
+ConvertMoleculesResult convert_molecules(const ConvertMoleculesOptions& options);
 
 /// The SMILES of a molecule list: the first field of every line of a .smi/.smiles/.txt file
 /// (`keep_empty`: empty lines give empty entries; otherwise they and '#' comments are skipped),

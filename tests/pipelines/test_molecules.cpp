@@ -115,3 +115,32 @@ TEST(GenerateMolecules, SmilesModelSamplesReproduciblyWithAndWithoutContext) {
   g.model = std::string(STRAND_TEST_DATA) + "/none";
   EXPECT_ANY_THROW(pl::generate(g));
 }
+
+TEST(ConvertMolecules, SelfiesCorpusSdfAndHeaderlessTables) {
+  strand_tests::TempDir dir("convmol");
+  pl::ConvertMoleculesOptions o;
+  o.input = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";
+  o.out = dir / "corpus.selfies";
+  auto r = pl::convert_molecules(o);
+  EXPECT_EQ(r.stats.skipped, 3);
+  EXPECT_EQ(r.written + r.encoder_errors, 30);
+  std::istringstream in(strand::io::read_file(o.out));
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, strand::chem::selfies::encode("CC1=CC(=O)C=CC1=O") + " 1");  // canonical SMILES of NCI 1, encoded
+  o.out = dir / "mols.sdf";
+  r = pl::convert_molecules(o);
+  EXPECT_EQ(r.written, 30);
+  EXPECT_EQ(strand::chem::read_molecules(o.out).size(), 30u);
+  strand::io::write_file_atomic(dir / "h.tsv", "HMDB1\tethanol\tCCO\nHMDB2\tbenzene\tc1ccccc1\nHMDB3\tbad\tC1CC\n");
+  o.input = dir / "h.tsv";
+  o.read.header = false;
+  o.read.smiles_column = "3";
+  o.read.name_column = "1";
+  o.out = dir / "h.smi";
+  r = pl::convert_molecules(o);
+  EXPECT_EQ(r.written, 2);
+  EXPECT_EQ(strand::io::read_file(o.out), "CCO HMDB1\nc1ccccc1 HMDB2\n");
+  o.read.smiles_column.clear();
+  EXPECT_THROW(pl::convert_molecules(o), strand::ParseError);
+}
