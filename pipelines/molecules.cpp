@@ -44,9 +44,12 @@ std::string number(double v) {
 }  // namespace
 
 std::vector<std::string> read_smiles_list(const std::string& path, bool keep_empty) {
-  const chem::MoleculeFormat format = chem::molecule_format(path);
+  std::string name = path;
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+  const bool selfies_list = name.size() > 8 && name.compare(name.size() - 8, 8, ".selfies") == 0;
   std::vector<std::string> out;
-  if (format != chem::MoleculeFormat::Smi) {
+  if (!selfies_list && chem::molecule_format(path) != chem::MoleculeFormat::Smi) {
     for (auto& r : chem::read_molecules(path)) out.push_back(std::move(r.smiles));
     return out;
   }

@@ -53,7 +53,7 @@ struct ConvertMoleculesResult {
 /// Reads every good molecule of `input` and writes it to `out` in the format of its extension.
 ConvertMoleculesResult convert_molecules(const ConvertMoleculesOptions& options);
 
-/// The SMILES of a molecule list: the first field of every line of a .smi/.smiles/.txt file
+/// The SMILES of a molecule list: the first field of every line of a .smi/.smiles/.txt/.selfies file
 /// (`keep_empty`: empty lines give empty entries; otherwise they and '#' comments are skipped),
 /// or the good molecules of a .csv/.tsv/.sdf file.
 std::vector<std::string> read_smiles_list(const std::string& path, bool keep_empty);
