@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "libseq/core/error.h"
+#include "libseq/io/text_lines.h"
 
 namespace strand::bio::io {
 
@@ -127,8 +128,25 @@ bool is_lines_file(std::string name) {
   return false;
 }
 
+/// A Lines file by name whose first non-blank line does not open a FASTA or FASTQ record (Pfam's
+/// *_full.txt files are FASTA).
+bool is_lines_content(const std::string& path) {
+  if (!is_lines_file(path)) return false;
+  auto lines = strand::io::TextLines::open(path, size_t{1} << 20);
+  std::string_view line;
+  try {
+    while (lines.next(line)) {
+      const size_t b = line.find_first_not_of(" \t");
+      if (b != std::string_view::npos) return line[b] != '>' && line[b] != '@';
+    }
+  } catch (const ParseError&) {
+    return false;  // binary or a huge first line: leave it to content detection
+  }
+  return true;
+}
+
 std::optional<SequenceFormat> detect(const std::string& path) {
-  if (is_lines_file(path)) return SequenceFormat::Lines;
+  if (is_lines_content(path)) return SequenceFormat::Lines;
   hFILE* h = hopen(path.c_str(), "r");
   if (h == nullptr) throw_errno("cannot open", path);
   htsFormat f{};

@@ -33,8 +33,9 @@
 //          instrument writes. Multi-line FASTQ is rejected: '@' and '+' are valid quality
 //          characters, so wrapped records cannot be split reliably. Quality length must equal
 //          sequence length; quality bytes must lie in '!'..'~'.
-// Lines (lines.cpp): one sequence per line, chosen by the file name (.smi, .smiles, .selfies,
-//          .seq, .txt, optionally .gz): molecule and peptide lists. The first whitespace-separated
+// Lines (lines.cpp): one sequence per line, for a file named .smi, .smiles, .selfies, .seq or .txt
+//          (optionally .gz) whose first non-blank line is not a FASTA or FASTQ header (those are
+//          read as FASTA/FASTQ whatever the name): molecule and peptide lists. The first whitespace-separated
 //          field is the sequence (printable ASCII), the second, if any, the name (else "lineN");
 //          blank lines and lines starting with '#' are skipped.
 // Alignments (sam.cpp): unmapped and mapped reads alike; flag and MAPQ filters; records without a

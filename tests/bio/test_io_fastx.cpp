@@ -294,3 +294,15 @@ TEST(Lines, OneSequencePerLineWithOptionalName) {
   EXPECT_EQ(reader->summary().records, 33);
   EXPECT_THROW(io::open_regions(path, {"1"}), strand::InputError);
 }
+
+TEST(Lines, FastaOrFastqContentWinsOverTheFileName) {
+  const std::string dir = ::testing::TempDir();
+  const std::string fasta = dir + "/strand_lines_fasta.txt";
+  const std::string fastq = dir + "/strand_lines_fastq.seq";
+  { std::ofstream(fasta) << "\n>a desc\nACGT\n"; }
+  { std::ofstream(fastq) << "@r1\nACGT\n+\nIIII\n"; }
+  EXPECT_EQ(io::detect_format(fasta), io::SequenceFormat::Fasta);
+  EXPECT_EQ(io::detect_format(fastq), io::SequenceFormat::Fastq);
+  std::remove(fasta.c_str());
+  std::remove(fastq.c_str());
+}
