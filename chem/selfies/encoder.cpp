@@ -99,7 +99,7 @@ double order_of(char bond) { return bond == '=' ? 2 : bond == '#' ? 3 : bond == 
 
 /// Reads the SMILES into `mol`, fragment by fragment (each '.' starts a fragment with its own ring
 /// numbers).
-void read_smiles(std::string_view smiles, const Constraints& constraints, MolGraph& mol) {
+void read_smiles(std::string_view smiles, const Constraints& constraints, bool attribute, MolGraph& mol) {
   if (smiles.empty()) parse_error(smiles, 0, "empty SMILES");
   const std::vector<Token> tokens = tokenize(smiles);
   size_t t = 0;
@@ -128,12 +128,13 @@ void read_smiles(std::string_view smiles, const Constraints& constraints, MolGra
         if (!atom) parse_error(smiles, tok.start, "invalid atom '" + tok.text + "'");
         atom->capacity = constraints.capacity(atom->element, atom->charge) - atom->h_count.value_or(0);
         const bool aromatic = atom->aromatic;
-        Provenance from{{tok.index, tok.text}};
+        Provenance from;
+        if (attribute) from.push_back({tok.index, tok.text});
         const int a = mol.add_atom(std::move(*atom), prev_atom < 0, from);
         if (prev_atom >= 0) {
           double order = order_of(tok.bond);
           if (tok.bond == 0 && aromatic && mol.atom(prev_atom).aromatic) order = 1.5;
-          if (tok.bond != 0) from.insert(from.begin(), {tok.bond_index, std::string(1, tok.bond)});
+          if (attribute && tok.bond != 0) from.insert(from.begin(), {tok.bond_index, std::string(1, tok.bond)});
           mol.add_bond(prev_atom, a, order, tok.bond == '/' || tok.bond == '\\' ? tok.bond : 0, from);
         }
         prev.back() = a;
@@ -304,7 +305,7 @@ std::string encode(std::string_view smiles, const Options& options, std::vector<
   static const Constraints kDefault;
   const Constraints& constraints = options.constraints != nullptr ? *options.constraints : kDefault;
   MolGraph mol;
-  read_smiles(smiles, constraints, mol);
+  read_smiles(smiles, constraints, attribution != nullptr, mol);
   if (!mol.kekulize()) throw EncoderError("cannot encode '" + std::string(smiles) + "': kekulization failed (no Kekulé structure fits the aromatic atoms)");
   if (options.strict) {
     std::string errors;
