@@ -11,6 +11,7 @@
 
 #include "bio/io/reader.h"
 #include "libseq/core/error.h"
+#include "tests/message_of.h"
 
 namespace strand::bio::io::test {
 
@@ -56,20 +57,7 @@ inline int64_t total_bases(const std::vector<SequenceRecord>& records) {
   return n;
 }
 
-/// Runs `fn`, which must throw E; returns the message (empty, with a failure, otherwise).
-template <typename E>
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got another exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected an exception, none was thrown";
-  return {};
-}
+using strand_tests::message_of;
 
 /// The message of the ParseError raised while opening and reading all of `path`.
 inline std::string parse_error(const std::string& path, const ReadOptions& options = {}) {

@@ -22,6 +22,7 @@
 #include "pipelines/embed_merge.h"
 #include "pipelines/embed_writer.h"
 #include "pipelines/pretrain.h"
+#include "tests/message_of.h"
 
 using namespace strand;
 using namespace strand::pipelines;
@@ -231,19 +232,7 @@ void expect_same_as_unsharded(const std::string& unsharded, const std::string& m
   EXPECT_EQ(attrs_a, attrs_b);
 }
 
-template <typename E>
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "unexpected exception type: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
+using strand_tests::message_of;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
