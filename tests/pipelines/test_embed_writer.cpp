@@ -17,6 +17,7 @@
 
 #include "libseq/core/error.h"
 #include "pipelines/embed_writer.h"
+#include "tests/message_of.h"
 
 namespace fs = std::filesystem;
 using namespace strand;
@@ -111,16 +112,7 @@ int64_t int_attribute(const H5::H5File& f, const char* name) {
   return value;
 }
 
-template <typename E>
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
+using strand_tests::message_of;
 
 }  // namespace
 
