@@ -25,6 +25,9 @@ int cmd_evaluate_molecules(int argc, char** argv) {
      "count empty samples as valid (SELFIES decodes some strings to ''; MOSES and GuacaMol count them invalid)")
     ("sa-fpscores", po::value<std::string>(&o.sa_fpscores),
      "SA-score fragment table (default: RDKit's, from the Debian package rdkit-data); 'none' skips SA")
+    ("chemnet", po::value<std::string>(&o.chemnet),
+     "ChemNet weights converted by scripts/chemnet_to_safetensors.py: adds the Frechet ChemNet Distance (FCD) "
+     "between the valid samples and --reference")
     ("out,o", po::value<std::string>(&o.out), "write the metrics as JSON")
     ("properties", po::value<std::string>(&o.properties), "write per-molecule properties as TSV");
   po::variables_map vm;
@@ -34,7 +37,7 @@ int cmd_evaluate_molecules(int argc, char** argv) {
                      "diversity IntDiv1/IntDiv2, and against a reference set the nearest-neighbour similarity (SNN), "
                      "BRICS fragment and Bemis-Murcko scaffold cosine similarity, with Morgan radius-2 1024-bit "
                      "fingerprints; plus mean and spread of logP, molecular weight, TPSA, QED and SA score, and their "
-                     "Wasserstein-1 distance to the reference set.",
+                     "Wasserstein-1 distance to the reference set; with --chemnet also the FCD.",
                      opts, common, vm))
     return 0;
   o.command_line = command_line(argc, argv);
@@ -53,6 +56,7 @@ int cmd_evaluate_molecules(int argc, char** argv) {
   line("SNN", m.snn);
   line("Frag", m.frag);
   line("Scaf", m.scaf);
+  line("FCD", r.fcd);
   const auto prop = [](const char* name, const chem::Summary& s) {
     if (std::isnan(s.mean)) return;
     std::printf("%-12s %.3f +- %.3f", name, s.mean, s.sd);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include "chem/fcd.h"
 #include "chem/molio.h"
 #include "chem/selfies/selfies.h"
 #include "libseq/core/error.h"
@@ -122,6 +123,20 @@ EvaluateMoleculesResult evaluate_molecules(const EvaluateMoleculesOptions& o) {
   mo.sa = sa.get();
   EvaluateMoleculesResult r;
   r.metrics = chem::evaluate_molecules(samples, training, reference, mo);
+  if (!o.chemnet.empty()) {
+    STRAND_CHECK(!reference.empty(), "--chemnet needs --reference: FCD compares the samples with a reference set");
+    const auto net = chem::ChemNet::load(o.chemnet);
+    const auto canonical_valid = [](const std::vector<std::string>& smiles) {
+      std::vector<std::string> out;
+      for (const auto& s : smiles) {
+        const auto mol = s.empty() ? nullptr : chem::parse_smiles(s);
+        if (mol != nullptr && mol->getNumAtoms() > 0) out.push_back(RDKit::MolToSmiles(*mol));
+      }
+      return out;
+    };
+    r.fcd = chem::frechet_distance(chem::gaussian_stats(net.activations(canonical_valid(samples))),
+                                   chem::gaussian_stats(net.activations(canonical_valid(reference))));
+  }
   const auto& m = r.metrics;
   const auto opt = [](double v) { return v < 0 ? nlohmann::json() : nlohmann::json(v); };
   r.json = {{"samples", m.samples},
@@ -143,8 +158,9 @@ EvaluateMoleculesResult evaluate_molecules(const EvaluateMoleculesOptions& o) {
             {"tpsa", summary_json(m.tpsa)},
             {"qed", summary_json(m.qed)},
             {"sa", sa ? summary_json(m.sa) : nlohmann::json()},
+            {"fcd", opt(r.fcd)},
             {"fingerprint", "Morgan radius 2, 1024 bits"},
-            {"inputs", {{"samples", o.samples}, {"training", o.training}, {"reference", o.reference}, {"selfies", o.selfies}}},
+            {"inputs", {{"samples", o.samples}, {"training", o.training}, {"reference", o.reference}, {"selfies", o.selfies}, {"chemnet", o.chemnet}}},
             {"provenance", {{"version", version()}, {"git_hash", git_hash()}, {"command_line", o.command_line}}}};
   if (o.selfies) r.json["selfies_decode_errors"] = selfies_errors;
   if (!o.out.empty()) io::write_file_atomic(o.out, r.json.dump(2) + "\n");

@@ -23,6 +23,9 @@ struct EvaluateMoleculesOptions {
   bool empty_is_valid = false;
   /// SA scores from this fragment table; empty = RDKit's (rdkit-data); "none" = no SA score.
   std::string sa_fpscores;
+  /// ChemNet weights (scripts/chemnet_to_safetensors.py): adds the FCD between the valid samples
+  /// and the reference set, both canonicalised by RDKit. Needs `reference`.
+  std::string chemnet;
   std::string out;         ///< metrics JSON (atomic); empty = none
   std::string properties;  ///< per-molecule TSV: sample, smiles (canonical), valid, logP, MW, TPSA, QED, SA
   std::string command_line;
@@ -30,6 +33,7 @@ struct EvaluateMoleculesOptions {
 
 struct EvaluateMoleculesResult {
   chem::GenerationMetrics metrics;
+  double fcd = -1;      ///< Fréchet ChemNet Distance; -1 without `chemnet`
   nlohmann::json json;  ///< what `out` receives
 };
 

@@ -1,4 +1,5 @@
 // strand evaluate-molecules as a job: files in, metrics JSON and per-molecule TSV out.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,10 +8,12 @@
 
 #include "chem/selfies/selfies.h"
 #include "libseq/io/atomic_file.h"
+#include "libseq/io/safetensors.h"
 #include "pipelines/generate.h"
 #include "pipelines/molecules.h"
 #include "pipelines/pretrain.h"
 #include "libseq/core/error.h"
+#include "tests/message_of.h"
 #include "tests/pipelines/temp_dir.h"
 
 namespace pl = strand::pipelines;
@@ -75,6 +78,34 @@ TEST(EvaluateMolecules, SelfiesSamplesAreDecodedFirst) {
   o.empty_is_valid = true;
   r = pl::evaluate_molecules(o);
   EXPECT_EQ(r.metrics.valid, 4);
+}
+
+TEST(EvaluateMolecules, FcdWithChemNetWeights) {
+  strand_tests::TempDir dir("evalmol-fcd");
+  // A small ChemNet in the plug-in format: conv(35->4, kernel 2, selu) then a backwards LSTM (4->3).
+  at::manual_seed(11);
+  const std::string chemnet = dir / "chemnet.safetensors";
+  strand::io::save_safetensors(chemnet,
+                               {{"layers.0.weight", at::randn({4, 35, 2}) * 20}, {"layers.0.bias", at::randn({4})},
+                                {"layers.1.weight_ih", at::randn({12, 4})}, {"layers.1.weight_hh", at::randn({12, 3})},
+                                {"layers.1.bias_ih", at::randn({12})}, {"layers.1.bias_hh", at::randn({12})}},
+                               {{"format", "strand-chemnet"},
+                                {"layers", R"([{"type":"conv1d","activation":"selu"},{"type":"lstm","reverse":true,"last":true}])"}});
+  pl::EvaluateMoleculesOptions o;
+  o.samples = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";
+  o.reference = o.samples;
+  o.sa_fpscores = "none";
+  o.chemnet = chemnet;
+  auto r = pl::evaluate_molecules(o);
+  EXPECT_NEAR(r.fcd, 0.0, 1e-6);  // the same valid molecules on both sides
+  o.reference = std::string(STRAND_TEST_DATA) + "/chem/nci_15.csv";
+  r = pl::evaluate_molecules(o);
+  EXPECT_GT(r.fcd, 1e-3);
+  EXPECT_DOUBLE_EQ(r.json["fcd"].get<double>(), r.fcd);
+  EXPECT_EQ(r.json["inputs"]["chemnet"], chemnet);
+  o.reference.clear();
+  const auto message = strand_tests::message_of<strand::InputError>([&] { pl::evaluate_molecules(o); });
+  EXPECT_NE(message.find("--chemnet needs --reference"), std::string::npos) << message;
 }
 
 TEST(GenerateMolecules, SmilesModelSamplesReproduciblyWithAndWithoutContext) {
