@@ -212,7 +212,10 @@ struct MoleculeReader::Impl {
         problem(out.record, out.line, e.detail());
         continue;
       }
-      if (fields.size() != header.size()) {
+      // Missing trailing cells are empty ones (spreadsheets and many exporters drop them), as
+      // long as the SMILES and name columns are there; more cells than columns misalign the row.
+      const size_t needed = static_cast<size_t>(std::max(smiles_col, name_col)) + 1;
+      if (fields.size() > header.size() || fields.size() < needed) {
         problem(out.record, out.line,
                 "expected " + std::to_string(header.size()) + " fields, found " + std::to_string(fields.size()));
         continue;

@@ -97,6 +97,32 @@ TEST(MolIo, CsvWithNameAndPropertyColumns) {
   EXPECT_THROW(chem::read_molecules(kDir + "nci_15.csv", o), strand::ParseError);
 }
 
+TEST(MolIo, HeaderlessTsvRowsMayDropTrailingEmptyCells) {
+  // The layout of OpenMS's HMDB2StructMapping.tsv: id, name, SMILES, InChI and a trailing tab,
+  // which the file's last rows leave out.
+  strand_tests::TempDir dir("molio-tsv");
+  const std::string path = dir / "hmdb.tsv";
+  std::ofstream(path) << "HMDB:1\tethanol\tCCO\tInChI=1S/C2H6O\t\n"
+                      << "HMDB:2\tacetic acid\tCC(=O)O\tInChI=1S/C2H4O2\n"         // no trailing cell
+                      << "HMDB:3\tbenzene\tc1ccccc1\tInChI=1S/C6H6\t\textra\n"  // one cell too many
+                      << "HMDB:4\tname only\n";                                      // no SMILES column
+  chem::MoleculeReadOptions o;
+  o.header = false;
+  o.smiles_column = "3";
+  o.name_column = "1";
+  chem::MoleculeReadStats stats;
+  const auto mols = chem::read_molecules(path, o, &stats);
+  ASSERT_EQ(mols.size(), 2u);
+  EXPECT_EQ(mols[1].name, "HMDB:2");
+  EXPECT_EQ(mols[1].smiles, "CC(=O)O");
+  EXPECT_EQ(mols[1].properties.at("4"), "InChI=1S/C2H4O2");
+  ASSERT_EQ(stats.problems.size(), 2u);
+  EXPECT_EQ(stats.problems[0].record, 3);
+  EXPECT_NE(stats.problems[0].message.find("expected 5 fields, found 6"), std::string::npos) << stats.problems[0].message;
+  EXPECT_EQ(stats.problems[1].record, 4);
+  EXPECT_NE(stats.problems[1].message.find("found 2"), std::string::npos) << stats.problems[1].message;
+}
+
 TEST(MolIo, SmilesStylesAndStandardisation) {
   auto mol = chem::parse_smiles("c1ccccc1O");
   ASSERT_NE(mol, nullptr);
