@@ -168,6 +168,32 @@ void lengths(benchmark::internal::Benchmark* b) {
       ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
 }
 
+/// Training shapes: batch 32, 4 heads, head_dim 24 (the `tiny` preset), forward + backward.
+void BM_AttentionTraining(benchmark::State& state, bool naive) {
+  const int64_t len = state.range(0);
+  const bool causal = state.range(1) != 0;
+  at::manual_seed(0);
+  const auto make = [&] { return at::randn({32, kHeads, len, 24}).requires_grad_(); };
+  const auto q = make(), k = make(), v = make();
+  const auto grad_out = at::randn({32, kHeads, len, 24});
+  const auto fn = naive ? &strand::attention_naive : &strand::attention;
+  for (auto _ : state) {
+    const auto out = fn(q, k, v, at::Tensor(), causal, 1.0 / std::sqrt(24.0), 0);
+    const auto grads = torch::autograd::grad({out}, {q, k, v}, {grad_out});
+    benchmark::DoNotOptimize(grads[0].data_ptr());
+  }
+}
+
+void training_lengths(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"L", "causal"});
+  for (int64_t causal : {0, 1}) {
+    for (int64_t len : {128, 256, 512}) b->Args({len, causal});
+  }
+  b->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
+}
+
+BENCHMARK_CAPTURE(BM_AttentionTraining, blocked, false)->Apply(training_lengths);
+BENCHMARK_CAPTURE(BM_AttentionTraining, naive, true)->Apply(training_lengths);
 BENCHMARK_CAPTURE(BM_Attention, blocked_forward, false, false)->Apply(lengths);
 BENCHMARK_CAPTURE(BM_Attention, naive_forward, true, false)->Apply(lengths);
 BENCHMARK_CAPTURE(BM_Attention, blocked_forward_backward, false, true)->Apply(lengths);

@@ -50,6 +50,16 @@ inline void check_attention_args(const char* op, const at::Tensor& q, const at::
   TORCH_CHECK(q_offset >= 0, op, ": q_offset must be >= 0, got ", q_offset);
 }
 
+/// Instruction sets the CPU kernel is compiled for (x86-64; elsewhere only kBaseline).
+enum class CpuIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+/// The widest one this CPU (and OS) supports.
+CpuIsa detected_cpu_isa();
+/// The one the CPU kernel runs: detected_cpu_isa() unless set_attention_cpu_isa chose a narrower one.
+CpuIsa attention_cpu_isa();
+/// Makes the CPU kernel run `isa` (the tests cover every compiled path this way). Throws when
+/// this CPU cannot run it.
+void set_attention_cpu_isa(CpuIsa isa);
+
 /// Backward from the saved logsumexp with the probabilities materialised by ATen ops
 /// (O(Lq * Lk) memory per (batch, head)); any device. The CUDA backward of strand::attention.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward_materialised(

@@ -155,9 +155,24 @@ std::vector<Case> conformance_cases() {
   return cases;
 }
 
+
+/// Runs `check` once per instruction set the CPU kernel is compiled for and this CPU runs
+/// (baseline, AVX2, AVX-512), so every code path meets the same oracles.
+void for_each_cpu_isa(const std::function<void()>& check) {
+  using strand::kernels::CpuIsa;
+  const CpuIsa original = strand::kernels::attention_cpu_isa();
+  const char* names[] = {"baseline", "AVX2", "AVX-512"};
+  for (int isa = 0; isa <= static_cast<int>(strand::kernels::detected_cpu_isa()); ++isa) {
+    strand::kernels::set_attention_cpu_isa(static_cast<CpuIsa>(isa));
+    SCOPED_TRACE(std::string("CPU kernel: ") + names[isa]);
+    check();
+  }
+  strand::kernels::set_attention_cpu_isa(original);
+}
+
 }  // namespace
 
-TEST(Attention, MatchesReferenceOverConformanceTable) {
+static void check_MatchesReferenceOverConformanceTable() {
   at::manual_seed(0);
   const auto cases = conformance_cases();
   ASSERT_EQ(cases.size(), 144u);
@@ -199,7 +214,9 @@ TEST(Attention, MatchesReferenceOverConformanceTable) {
       << "summed float32 error: blocked kernel " << float_error << ", attention_naive " << float_naive_error;
 }
 
-TEST(Attention, FullyMaskedRowsAreZeroWithZeroGradientNeverNaN) {
+TEST(Attention, MatchesReferenceOverConformanceTable) { for_each_cpu_isa(check_MatchesReferenceOverConformanceTable); }
+
+static void check_FullyMaskedRowsAreZeroWithZeroGradientNeverNaN() {
   at::manual_seed(1);
   const auto opt = at::TensorOptions().dtype(at::kDouble);
   // Left padding of 4 keys: with causal attention, queries 0..3 see only padding.
@@ -231,7 +248,9 @@ TEST(Attention, FullyMaskedRowsAreZeroWithZeroGradientNeverNaN) {
   }
 }
 
-TEST(Attention, GradientsMatchNaiveAutogradInDouble) {
+TEST(Attention, FullyMaskedRowsAreZeroWithZeroGradientNeverNaN) { for_each_cpu_isa(check_FullyMaskedRowsAreZeroWithZeroGradientNeverNaN); }
+
+static void check_GradientsMatchNaiveAutogradInDouble() {
   at::manual_seed(2);
   struct GradCase {
     int64_t len_q, len_k, dim, q_offset;
@@ -292,6 +311,8 @@ TEST(Attention, GradientsMatchNaiveAutogradInDouble) {
   }
 }
 
+TEST(Attention, GradientsMatchNaiveAutogradInDouble) { for_each_cpu_isa(check_GradientsMatchNaiveAutogradInDouble); }
+
 TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   // The backward splits key blocks into more groups (with partial dQ buffers) when batch * heads
   // gives too few tasks for the threads; every split must give the same gradients.
@@ -316,7 +337,7 @@ TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   at::set_num_threads(original);
 }
 
-TEST(Attention, GradientsMatchFiniteDifferences) {
+static void check_GradientsMatchFiniteDifferences() {
   // Central differences in double: truncation error ~ eps^2 = 1e-12 times third derivatives of
   // order 1, rounding error ~ 1e-16 / eps = 1e-10; 1e-7 separates both from a wrong gradient.
   at::manual_seed(3);
@@ -353,6 +374,8 @@ TEST(Attention, GradientsMatchFiniteDifferences) {
     EXPECT_EQ(grads[2].select(2, 6).abs().max().item<double>(), 0.0);
   }
 }
+
+TEST(Attention, GradientsMatchFiniteDifferences) { for_each_cpu_isa(check_GradientsMatchFiniteDifferences); }
 
 TEST(Attention, KvCacheDecodingMatchesFullCausalAttention) {
   at::manual_seed(4);
