@@ -6,22 +6,23 @@
 // contributions into a buffer of its own group (one group when batch * heads already gives every
 // thread work, else a few, summed at the end), so no two tasks write the same memory.
 //
-// Inner loops run over a fixed kBlockK-wide row of contiguous scores (transposed key block) or
-// over head_dim (rows of V, dO, Q), with no reduction in the innermost loop, so the compiler
-// vectorises them without reassociating floating-point sums; row maxima and sums over a block go
-// through kLanes partial results. In float32 the exponential is a polynomial inlined into those
-// loops (exp_kernel), so it vectorises too.
+// Every inner loop runs over a fixed 64-wide row with no reduction in it, so the compiler
+// vectorises it without reassociating floating-point sums: the forward keeps its block state
+// transposed (scores st[key][row], accumulator acct[dim][row], running max and sum per query
+// row); the backward forms P and dS as [row][key], accumulates dK and dV transposed along the key
+// block, and dQ from dS transposed along the query block. In float32 the exponential is a
+// polynomial inlined into those loops (exp_kernel), so it vectorises too.
 //
-// The per-task loops are compiled three times, for the baseline x86-64 ISA, AVX2+FMA and
-// AVX-512, by inlining one always-inline body into functions with GCC/Clang target attributes; the
-// widest one the CPU supports runs (cpu_isa()). Everything those functions call out of line is
-// baseline code, so no AVX instruction leaks into code shared with the rest of the library.
+// The per-task loops are compiled three times, for the baseline x86-64 ISA, AVX2+FMA and AVX-512,
+// by inlining one always-inline body into functions with GCC/Clang target attributes; the
+// registered ops run the widest path the CPU supports (kernels/common/device.h cpu_isa()).
+// Everything those functions call out of line is baseline code, so no AVX instruction leaks into
+// code shared with the rest of the library.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +33,7 @@
 
 #include "kernels/attention/attention.h"
 #include "kernels/attention/attention_internal.h"
+#include "kernels/common/device.h"
 
 namespace strand::kernels {
 namespace {
@@ -411,25 +413,29 @@ STRAND_TARGET_AVX512 void backward_avx512(const Problem<T>& p, const BackwardArg
 #endif
 
 template <typename T>
-void run_forward(const Problem<T>& p, T* out, T* lse) {
+void run_forward(const Problem<T>& p, T* out, T* lse, CpuIsa isa) {
   auto fn = &forward_baseline<T>;
 #ifdef STRAND_ATTENTION_X86
-  if (attention_cpu_isa() == CpuIsa::kAvx512) fn = &forward_avx512<T>;
-  if (attention_cpu_isa() == CpuIsa::kAvx2) fn = &forward_avx2<T>;
+  if (isa == CpuIsa::kAvx512) fn = &forward_avx512<T>;
+  if (isa == CpuIsa::kAvx2) fn = &forward_avx2<T>;
 #endif
   at::parallel_for(0, p.batch * p.heads * p.q_blocks(), 1, [&](int64_t begin, int64_t end) { fn(p, out, lse, begin, end); });
 }
 
 template <typename T>
-void run_backward(const Problem<T>& p, const BackwardArgs<T>& a) {
+void run_backward(const Problem<T>& p, const BackwardArgs<T>& a, CpuIsa isa) {
   auto fn = &backward_baseline<T>;
 #ifdef STRAND_ATTENTION_X86
-  if (attention_cpu_isa() == CpuIsa::kAvx512) fn = &backward_avx512<T>;
-  if (attention_cpu_isa() == CpuIsa::kAvx2) fn = &backward_avx2<T>;
+  if (isa == CpuIsa::kAvx512) fn = &backward_avx512<T>;
+  if (isa == CpuIsa::kAvx2) fn = &backward_avx2<T>;
 #endif
   at::parallel_for(0, p.batch * p.heads * a.groups, 1, [&](int64_t begin, int64_t end) { fn(p, a, begin, end); });
 }
 
+
+void check_cpu_isa(CpuIsa isa) {
+  TORCH_CHECK(isa <= cpu_isa(), "strand::attention: this CPU cannot run the ", cpu_isa_name(isa), " kernel path");
+}
 
 void check_cpu_dtype(const at::Tensor& q) {
   TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble,
@@ -456,34 +462,33 @@ Problem<T> make_problem(const at::Tensor& q, const at::Tensor& k, const at::Tens
   return p;
 }
 
+}  // namespace
+
 std::tuple<at::Tensor, at::Tensor> attention_forward_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
                                                          const at::Tensor& v_in,
                                                          const compat::optional<at::Tensor>& mask_in, bool causal,
-                                                         double scale, int64_t q_offset) {
+                                                         double scale, int64_t q_offset, CpuIsa isa) {
   check_attention_args("strand::attention", q_in, k_in, v_in, mask_in, scale, q_offset);
   check_cpu_dtype(q_in);
+  check_cpu_isa(isa);
   const auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const auto mask = mask_in.has_value() && mask_in->defined() ? mask_in->contiguous() : at::Tensor();
   auto out = at::empty(q.sizes(), q.options());
   auto lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options());
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "strand::attention forward", [&] {
     run_forward(make_problem<scalar_t>(q, k, v, mask, causal, scale, q_offset), out.data_ptr<scalar_t>(),
-                lse.data_ptr<scalar_t>());
+                lse.data_ptr<scalar_t>(), isa);
   });
   return {out, lse};
-}
-
-at::Tensor attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                         const compat::optional<at::Tensor>& mask, bool causal, double scale, int64_t q_offset) {
-  return std::get<0>(attention_forward_cpu(q, k, v, mask, causal, scale, q_offset));
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward_cpu(
     const at::Tensor& grad_out_in, const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
     const compat::optional<at::Tensor>& mask_in, const at::Tensor& out_in, const at::Tensor& lse_in, bool causal,
-    double scale, int64_t q_offset) {
+    double scale, int64_t q_offset, CpuIsa isa) {
   check_attention_args("strand::attention backward", q_in, k_in, v_in, mask_in, scale, q_offset);
   check_cpu_dtype(q_in);
+  check_cpu_isa(isa);
   TORCH_CHECK(grad_out_in.sizes() == q_in.sizes() && out_in.sizes() == q_in.sizes() &&
                   lse_in.sizes() == q_in.sizes().slice(0, 3),
               "strand::attention backward: grad_out and out must be ", q_in.sizes(), " and logsumexp ",
@@ -503,46 +508,41 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward_cpu(
     run_backward(make_problem<scalar_t>(q, k, v, mask, causal, scale, q_offset),
                  BackwardArgs<scalar_t>{grad_out.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(),
                                         delta.data_ptr<scalar_t>(), groups, dq_partial.data_ptr<scalar_t>(),
-                                        grad_k.data_ptr<scalar_t>(), grad_v.data_ptr<scalar_t>()});
+                                        grad_k.data_ptr<scalar_t>(), grad_v.data_ptr<scalar_t>()},
+                 isa);
   });
   const auto grad_q = (groups == 1 ? dq_partial.squeeze(0) : dq_partial.sum(0)).mul_(scale);
   return {grad_q, grad_k, grad_v};
 }
 
-std::atomic<int> g_cpu_isa{-1};  // -1: not chosen yet
+namespace {
+
+// The registered ops: the widest path this CPU runs.
+std::tuple<at::Tensor, at::Tensor> forward_op(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                              const compat::optional<at::Tensor>& mask, bool causal, double scale,
+                                              int64_t q_offset) {
+  return attention_forward_cpu(q, k, v, mask, causal, scale, q_offset, cpu_isa());
+}
+
+at::Tensor attention_op(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                        const compat::optional<at::Tensor>& mask, bool causal, double scale, int64_t q_offset) {
+  return std::get<0>(forward_op(q, k, v, mask, causal, scale, q_offset));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_op(const at::Tensor& grad_out, const at::Tensor& q,
+                                                           const at::Tensor& k, const at::Tensor& v,
+                                                           const compat::optional<at::Tensor>& mask,
+                                                           const at::Tensor& out, const at::Tensor& lse, bool causal,
+                                                           double scale, int64_t q_offset) {
+  return attention_backward_cpu(grad_out, q, k, v, mask, out, lse, causal, scale, q_offset, cpu_isa());
+}
 
 }  // namespace
 
-CpuIsa detected_cpu_isa() {
-#ifdef STRAND_ATTENTION_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq"))
-    return CpuIsa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::kAvx2;
-#endif
-  return CpuIsa::kBaseline;
-}
-
-CpuIsa attention_cpu_isa() {
-  int isa = g_cpu_isa.load(std::memory_order_relaxed);
-  if (isa < 0) {
-    isa = static_cast<int>(detected_cpu_isa());
-    g_cpu_isa.store(isa, std::memory_order_relaxed);
-  }
-  return static_cast<CpuIsa>(isa);
-}
-
-void set_attention_cpu_isa(CpuIsa isa) {
-  TORCH_CHECK(static_cast<int>(isa) <= static_cast<int>(detected_cpu_isa()),
-              "strand::attention: this CPU cannot run the requested instruction set");
-  g_cpu_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
-}
-
 TORCH_LIBRARY_IMPL(strand, CPU, m) {
-  m.impl("attention", &attention_cpu);
-  m.impl("_attention_forward", &attention_forward_cpu);
-  m.impl("_attention_backward", &attention_backward_cpu);
+  m.impl("attention", &attention_op);
+  m.impl("_attention_forward", &forward_op);
+  m.impl("_attention_backward", &backward_op);
 }
 
 }  // namespace strand::kernels

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <tuple>
 
+#include "kernels/common/device.h"
 #include "kernels/common/torch_compat.h"
 
 namespace strand::kernels {
@@ -50,15 +51,15 @@ inline void check_attention_args(const char* op, const at::Tensor& q, const at::
   TORCH_CHECK(q_offset >= 0, op, ": q_offset must be >= 0, got ", q_offset);
 }
 
-/// Instruction sets the CPU kernel is compiled for (x86-64; elsewhere only kBaseline).
-enum class CpuIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
-/// The widest one this CPU (and OS) supports.
-CpuIsa detected_cpu_isa();
-/// The one the CPU kernel runs: detected_cpu_isa() unless set_attention_cpu_isa chose a narrower one.
-CpuIsa attention_cpu_isa();
-/// Makes the CPU kernel run `isa` (the tests cover every compiled path this way). Throws when
-/// this CPU cannot run it.
-void set_attention_cpu_isa(CpuIsa isa);
+/// The CPU kernel's forward and backward on one instruction-set path (`isa` at most cpu_isa();
+/// the registered ops use cpu_isa()): exposed so that tests check every compiled path.
+std::tuple<at::Tensor, at::Tensor> attention_forward_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                         const compat::optional<at::Tensor>& mask, bool causal,
+                                                         double scale, int64_t q_offset, CpuIsa isa);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+    const compat::optional<at::Tensor>& mask, const at::Tensor& out, const at::Tensor& logsumexp, bool causal,
+    double scale, int64_t q_offset, CpuIsa isa);
 
 /// Backward from the saved logsumexp with the probabilities materialised by ATen ops
 /// (O(Lq * Lk) memory per (batch, head)); any device. The CUDA backward of strand::attention.

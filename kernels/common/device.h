@@ -14,6 +14,15 @@ int cuda_device_count();
 /// One-line description: "CUDA kernels: yes (2 devices: NVIDIA H200, ...)" or "CUDA kernels: no (CPU build)".
 std::string cuda_summary();
 
+/// x86-64 instruction sets the CPU kernels have code paths for (other machines: kBaseline).
+enum class CpuIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+
+/// The widest of them this CPU and OS support (AVX2 with FMA; AVX-512 F, VL, BW and DQ).
+CpuIsa cpu_isa();
+
+/// "baseline", "AVX2" or "AVX-512".
+const char* cpu_isa_name(CpuIsa isa);
+
 /// Names of all ops registered under the `strand` namespace by this library.
 const char* const* op_names();
 

@@ -36,6 +36,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/common/device.h"
 #include "kernels/selective_scan/selective_scan.h"
 #include "kernels/selective_scan/selective_scan_internal.h"
 #include "kernels/selective_scan/selective_scan_math.h"
@@ -671,17 +672,7 @@ backward_cpu_op(const compat::optional<at::Tensor>& grad_out, const compat::opti
 
 }  // namespace
 
-bool selective_scan_cpu_has_avx2() {
-#if STRAND_SCAN_X86
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return has;
-#else
-  return false;
-#endif
-}
+bool selective_scan_cpu_has_avx2() { return cpu_isa() >= CpuIsa::kAvx2; }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> selective_scan_forward_cpu(
     const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& B, const at::Tensor& C,

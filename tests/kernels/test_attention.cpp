@@ -155,24 +155,9 @@ std::vector<Case> conformance_cases() {
   return cases;
 }
 
-
-/// Runs `check` once per instruction set the CPU kernel is compiled for and this CPU runs
-/// (baseline, AVX2, AVX-512), so every code path meets the same oracles.
-void for_each_cpu_isa(const std::function<void()>& check) {
-  using strand::kernels::CpuIsa;
-  const CpuIsa original = strand::kernels::attention_cpu_isa();
-  const char* names[] = {"baseline", "AVX2", "AVX-512"};
-  for (int isa = 0; isa <= static_cast<int>(strand::kernels::detected_cpu_isa()); ++isa) {
-    strand::kernels::set_attention_cpu_isa(static_cast<CpuIsa>(isa));
-    SCOPED_TRACE(std::string("CPU kernel: ") + names[isa]);
-    check();
-  }
-  strand::kernels::set_attention_cpu_isa(original);
-}
-
 }  // namespace
 
-static void check_MatchesReferenceOverConformanceTable() {
+TEST(Attention, MatchesReferenceOverConformanceTable) {
   at::manual_seed(0);
   const auto cases = conformance_cases();
   ASSERT_EQ(cases.size(), 144u);
@@ -214,9 +199,48 @@ static void check_MatchesReferenceOverConformanceTable() {
       << "summed float32 error: blocked kernel " << float_error << ", attention_naive " << float_naive_error;
 }
 
-TEST(Attention, MatchesReferenceOverConformanceTable) { for_each_cpu_isa(check_MatchesReferenceOverConformanceTable); }
+TEST(Attention, EveryCpuIsaPathMatchesTheReference) {
+  // The registered op runs the widest path this CPU has (checked by every test above); the
+  // narrower compiled paths meet the same oracles here: forward over the whole conformance
+  // table against the reference, backward in double against ATen autograd through
+  // attention_naive, and float gradients against the double ones.
+  using strand::kernels::CpuIsa;
+  const auto widest = static_cast<int>(strand::kernels::cpu_isa());
+  for (int i = 0; i <= widest; ++i) {
+    const auto isa = static_cast<CpuIsa>(i);
+    SCOPED_TRACE(std::string("CPU path ") + strand::kernels::cpu_isa_name(isa));
+    at::manual_seed(10);
+    int gradient_cases = 0;
+    for (const auto& c : conformance_cases()) {
+      const Inputs in = make_inputs(c);
+      const auto mask = in.mask.defined() ? strand::compat::optional<at::Tensor>(in.mask) : strand::compat::nullopt;
+      const double scale = scale_for(c.dim);
+      const auto [out, lse] = strand::kernels::attention_forward_cpu(in.q, in.k, in.v, mask, c.causal, scale, c.q_offset, isa);
+      const auto want = attention_reference(in.q, in.k, in.v, in.mask, c.causal, scale, c.q_offset);
+      const double tol = c.dtype == at::kFloat ? kTolFloat : kTolDouble;
+      ASSERT_LE(max_abs_diff(out, want), tol) << name(c);
+      ASSERT_TRUE(at::equal(out.ne(0).any(-1), want.ne(0).any(-1))) << name(c);
+      if (c.batch * c.len_q * c.len_k > 2 * 65 * 65) continue;  // gradients on the smaller cases (time)
+      ++gradient_cases;
+      const auto grad_out = at::randn(in.q.sizes(), in.q.options());
+      const auto got = strand::kernels::attention_backward_cpu(grad_out, in.q, in.k, in.v, mask, out, lse, c.causal, scale,
+                                                               c.q_offset, isa);
+      const auto qd = in.q.to(at::kDouble).requires_grad_(), kd = in.k.to(at::kDouble).requires_grad_();
+      const auto vd = in.v.to(at::kDouble).requires_grad_();
+      const auto ref = torch::autograd::grad({attention_naive(qd, kd, vd, in.mask, c.causal, scale, c.q_offset)},
+                                             {qd, kd, vd}, {grad_out.to(at::kDouble)});
+      // float32: the gradients collect more roundings than the outputs (dS sums over keys, dK
+      // and dV over queries); 20x the output bound still separates them from a wrong gradient.
+      const double grad_tol = c.dtype == at::kFloat ? 20 * kTolFloat : kTolGradDouble;
+      EXPECT_LE(max_abs_diff(std::get<0>(got), ref[0]), grad_tol) << name(c) << " dq";
+      EXPECT_LE(max_abs_diff(std::get<1>(got), ref[1]), grad_tol) << name(c) << " dk";
+      EXPECT_LE(max_abs_diff(std::get<2>(got), ref[2]), grad_tol) << name(c) << " dv";
+    }
+    EXPECT_GE(gradient_cases, 40);
+  }
+}
 
-static void check_FullyMaskedRowsAreZeroWithZeroGradientNeverNaN() {
+TEST(Attention, FullyMaskedRowsAreZeroWithZeroGradientNeverNaN) {
   at::manual_seed(1);
   const auto opt = at::TensorOptions().dtype(at::kDouble);
   // Left padding of 4 keys: with causal attention, queries 0..3 see only padding.
@@ -248,9 +272,7 @@ static void check_FullyMaskedRowsAreZeroWithZeroGradientNeverNaN() {
   }
 }
 
-TEST(Attention, FullyMaskedRowsAreZeroWithZeroGradientNeverNaN) { for_each_cpu_isa(check_FullyMaskedRowsAreZeroWithZeroGradientNeverNaN); }
-
-static void check_GradientsMatchNaiveAutogradInDouble() {
+TEST(Attention, GradientsMatchNaiveAutogradInDouble) {
   at::manual_seed(2);
   struct GradCase {
     int64_t len_q, len_k, dim, q_offset;
@@ -311,8 +333,6 @@ static void check_GradientsMatchNaiveAutogradInDouble() {
   }
 }
 
-TEST(Attention, GradientsMatchNaiveAutogradInDouble) { for_each_cpu_isa(check_GradientsMatchNaiveAutogradInDouble); }
-
 TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   // The backward splits key blocks into more groups (with partial dQ buffers) when batch * heads
   // gives too few tasks for the threads; every split must give the same gradients.
@@ -337,7 +357,7 @@ TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   at::set_num_threads(original);
 }
 
-static void check_GradientsMatchFiniteDifferences() {
+TEST(Attention, GradientsMatchFiniteDifferences) {
   // Central differences in double: truncation error ~ eps^2 = 1e-12 times third derivatives of
   // order 1, rounding error ~ 1e-16 / eps = 1e-10; 1e-7 separates both from a wrong gradient.
   at::manual_seed(3);
@@ -374,8 +394,6 @@ static void check_GradientsMatchFiniteDifferences() {
     EXPECT_EQ(grads[2].select(2, 6).abs().max().item<double>(), 0.0);
   }
 }
-
-TEST(Attention, GradientsMatchFiniteDifferences) { for_each_cpu_isa(check_GradientsMatchFiniteDifferences); }
 
 TEST(Attention, KvCacheDecodingMatchesFullCausalAttention) {
   at::manual_seed(4);
