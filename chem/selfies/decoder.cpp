@@ -175,7 +175,11 @@ struct Symbol {
 class Derivation {
  public:
   Derivation(const Options& options, const Constraints& constraints, std::string_view selfies, bool attribute)
-      : options_(options), constraints_(constraints), selfies_(selfies), attribute_(attribute) {}
+      : options_(options), constraints_(constraints), selfies_(selfies), attribute_(attribute) {
+    // Every symbol takes at least 3 characters: at most that many atoms; bonds both ways for rings.
+    const size_t atoms = selfies.size() / 3 + 1;
+    mol_.reserve(atoms, 2 * atoms);
+  }
 
   void fragment(const std::vector<Symbol>& symbols) {
     symbols_ = &symbols;

@@ -305,6 +305,7 @@ std::string encode(std::string_view smiles, const Options& options, std::vector<
   static const Constraints kDefault;
   const Constraints& constraints = options.constraints != nullptr ? *options.constraints : kDefault;
   MolGraph mol;
+  mol.reserve(smiles.size() + 1, 2 * smiles.size() + 2);  // at most one atom per character
   read_smiles(smiles, constraints, attribution != nullptr, mol);
   if (!mol.kekulize()) throw EncoderError("cannot encode '" + std::string(smiles) + "': kekulization failed (no Kekulé structure fits the aromatic atoms)");
   if (options.strict) {

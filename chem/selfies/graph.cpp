@@ -227,6 +227,16 @@ int MolGraph::find_bond(int src, int dst) const {
   return -1;
 }
 
+void MolGraph::reserve(size_t atoms, size_t bonds) {
+  atoms_.reserve(atoms);
+  out_.reserve(atoms);
+  bond_counts_.reserve(atoms);
+  ring_flags_.reserve(atoms);
+  atom_from_.reserve(atoms);
+  bonds_.reserve(bonds);
+  bond_from_.reserve(bonds);
+}
+
 int MolGraph::add_atom(Atom atom, bool root, Provenance from) {
   const int index = size();
   if (root) roots_.push_back(index);
@@ -270,7 +280,7 @@ void MolGraph::add_ring_bond(int a, int b, double order, char a_stereo, char b_s
     else if (out[static_cast<size_t>(pos)] == -1)
       out[static_cast<size_t>(pos)] = id;
     else
-      out.insert(out.begin() + pos, id);
+      out.insert(static_cast<size_t>(pos), id);
   };
   place(a, b, order, a_stereo, a_pos);
   place(b, a, order, b_stereo, b_pos);

@@ -6,6 +6,7 @@
 // the string. The order of out-lists is what makes the written strings identical to the reference.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -41,6 +42,37 @@ struct Bond {
   bool ring = false;
 };
 
+/// An atom's out-list: bond indices with room for kInline of them inside the object, so that
+/// building a molecule allocates per molecule, not per atom (few atoms have more bonds).
+class OutList {
+ public:
+  size_t size() const { return size_; }
+  int operator[](size_t i) const { return data()[i]; }
+  int& operator[](size_t i) { return data()[i]; }
+  const int* begin() const { return data(); }
+  const int* end() const { return data() + size_; }
+  void push_back(int value) { insert(size_, value); }
+  /// Inserts `value` before position `pos` (pos <= size()).
+  void insert(size_t pos, int value) {
+    if (size_ < kInline) {
+      for (size_t i = size_; i > pos; --i) inline_[i] = inline_[i - 1];
+      inline_[pos] = value;
+    } else {
+      if (size_ == kInline) heap_.assign(inline_, inline_ + kInline);
+      heap_.insert(heap_.begin() + static_cast<std::ptrdiff_t>(pos), value);
+    }
+    ++size_;
+  }
+
+ private:
+  static constexpr size_t kInline = 6;
+  const int* data() const { return size_ > kInline ? heap_.data() : inline_; }
+  int* data() { return size_ > kInline ? heap_.data() : inline_; }
+  int inline_[kInline] = {};
+  std::vector<int> heap_;
+  size_t size_ = 0;
+};
+
 /// Where an atom or bond came from (for attribution maps).
 using Provenance = std::vector<Attribution>;
 
@@ -53,7 +85,7 @@ class MolGraph {
   double bond_count(int i) const { return bond_counts_[static_cast<size_t>(i)]; }
   bool has_ring_bond(int i) const { return ring_flags_[static_cast<size_t>(i)]; }
   /// Out-list of atom i (indices into bonds()); -1 is a reserved slot for a ring still open.
-  const std::vector<int>& out(int i) const { return out_[static_cast<size_t>(i)]; }
+  const OutList& out(int i) const { return out_[static_cast<size_t>(i)]; }
   const Bond& bond(int b) const { return bonds_[static_cast<size_t>(b)]; }
   int bond_total() const { return static_cast<int>(bonds_.size()); }
   bool has_bond(int a, int b) const;
@@ -61,6 +93,8 @@ class MolGraph {
   /// ring bonds both ways), or -1.
   int find_bond(int src, int dst) const;
 
+  /// Room for `atoms` atoms and `bonds` bonds without reallocation.
+  void reserve(size_t atoms, size_t bonds);
   int add_atom(Atom atom, bool root, Provenance from = {});
   /// A chain or branch bond src -> dst (src < dst), appended to src's out-list.
   int add_bond(int src, int dst, double order, char stereo, Provenance from = {});
@@ -87,7 +121,7 @@ class MolGraph {
   std::vector<Atom> atoms_;
   std::vector<Bond> bonds_;
   std::vector<int> roots_;
-  std::vector<std::vector<int>> out_;
+  std::vector<OutList> out_;
   std::vector<double> bond_counts_;
   std::vector<bool> ring_flags_;
   std::map<int, std::vector<int>> delocalised_;  ///< aromatic atoms -> partners over 1.5 bonds
