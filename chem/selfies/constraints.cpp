@@ -42,7 +42,15 @@ void check_entry(const std::string& key, int value) {
 
 }  // namespace
 
-Constraints::Constraints() : table_(default_table()) {}
+Constraints::Constraints() : table_(default_table()) { index(); }
+
+void Constraints::index() {
+  neutral_.fill(-1);
+  for (const auto& [key, value] : table_) {
+    const int slot = detail::element_slot(key);
+    if (slot >= 0) neutral_[static_cast<size_t>(slot)] = static_cast<int16_t>(value);
+  }
+}
 
 Constraints Constraints::preset(std::string_view name) {
   Constraints c;
@@ -50,10 +58,12 @@ Constraints Constraints::preset(std::string_view name) {
   if (name == "octet_rule") {
     for (const auto& [k, v] : std::map<std::string, int>{{"S", 2}, {"S+1", 3}, {"S-1", 1}, {"P", 3}, {"P+1", 4}, {"P-1", 2}})
       c.table_[k] = v;
+    c.index();
     return c;
   }
   if (name == "hypervalent") {
     for (const auto& [k, v] : std::map<std::string, int>{{"Cl", 7}, {"Br", 7}, {"I", 7}, {"N", 5}}) c.table_[k] = v;
+    c.index();
     return c;
   }
   throw ConfigError("unknown SELFIES constraints preset '" + std::string(name) +
@@ -66,6 +76,7 @@ Constraints Constraints::from_table(const std::map<std::string, int>& table) {
   Constraints c;
   c.table_ = std::map<std::string, int, std::less<>>(table.begin(), table.end());
   c.fallback_ = table.at("?");
+  c.index();
   return c;
 }
 
@@ -94,6 +105,13 @@ Constraints Constraints::parse(std::string_view spec) {
 }
 
 int Constraints::capacity(std::string_view element, int charge) const {
+  if (charge == 0) {
+    const int slot = detail::element_slot(element);
+    if (slot >= 0) {
+      const int value = neutral_[static_cast<size_t>(slot)];
+      return value >= 0 ? value : fallback_;
+    }
+  }
   const auto it = charge == 0 ? table_.find(element) : table_.find(key_of(element, charge));
   return it == table_.end() ? fallback_ : it->second;
 }
@@ -103,6 +121,7 @@ Constraints Constraints::with(const std::string& key, int value) const {
   Constraints c = *this;
   c.table_[key] = value;
   if (key == "?") c.fallback_ = value;
+  c.index();
   return c;
 }
 

@@ -137,14 +137,26 @@ bool perfect_matching(const std::vector<std::vector<int>>& graph, std::vector<in
 }  // namespace
 
 bool is_element(std::string_view element) {
-  // selfies' list stops at Lv and lacks Nh, Mc, Ts and Og.
-  if (element == "Nh" || element == "Mc" || element == "Ts" || element == "Og") return false;
-  return std::find(kElements.begin(), kElements.end(), element) != kElements.end();
+  static const std::array<bool, 26 * 27> table = [] {
+    std::array<bool, 26 * 27> t{};
+    for (const std::string_view e : kElements) {
+      // selfies' list stops at Lv and lacks Nh, Mc, Ts and Og.
+      if (e != "Nh" && e != "Mc" && e != "Ts" && e != "Og") t[static_cast<size_t>(element_slot(e))] = true;
+    }
+    return t;
+  }();
+  const int slot = element_slot(element);
+  return slot >= 0 && table[static_cast<size_t>(slot)];
 }
 
 bool is_organic(std::string_view e) {
-  return e == "B" || e == "C" || e == "N" || e == "O" || e == "S" || e == "P" || e == "F" || e == "Cl" || e == "Br" ||
-         e == "I";
+  if (e.size() == 1) {
+    switch (e[0]) {
+      case 'B': case 'C': case 'N': case 'O': case 'S': case 'P': case 'F': case 'I': return true;
+      default: return false;
+    }
+  }
+  return e == "Cl" || e == "Br";
 }
 
 std::optional<Atom> parse_smiles_atom(std::string_view t) {

@@ -19,6 +19,15 @@
 
 namespace strand::chem::selfies::detail {
 
+/// Index of a symbol of one upper-case letter and an optional lower-case one in a 26 x 27 table
+/// ("C" -> 'C' * 27, "Cl" -> 'C' * 27 + 'l'); -1 for anything else. Elements and constraint keys
+/// of neutral atoms look up by it.
+inline int element_slot(std::string_view s) {
+  if (s.empty() || s.size() > 2 || s[0] < 'A' || s[0] > 'Z') return -1;
+  if (s.size() == 1) return (s[0] - 'A') * 27;
+  if (s[1] < 'a' || s[1] > 'z') return -1;
+  return (s[0] - 'A') * 27 + 1 + (s[1] - 'a');
+}
 /// Is `element` in the selfies element list (H..Lr, Rf..Cn, Fl, Lv)?
 bool is_element(std::string_view element);
 /// B C N O S P F Cl Br I.

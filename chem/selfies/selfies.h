@@ -12,6 +12,7 @@
 // arguments.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -62,8 +63,14 @@ class Constraints {
   bool operator==(const Constraints& o) const { return table_ == o.table_; }
 
  private:
+  /// Rebuilds neutral_ from table_ (after every change of table_).
+  void index();
+
   std::map<std::string, int, std::less<>> table_;
   int fallback_ = 8;
+  /// Capacities of neutral one- or two-letter elements by element_slot() (-1: not in table_): the
+  /// decoder's lookup for almost every atom, without string comparisons.
+  std::array<int16_t, 26 * 27> neutral_{};
 };
 
 /// Behaviour switches. The defaults fix three flaws of selfies 2.2.0; Options::reference() restores
