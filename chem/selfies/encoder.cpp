@@ -3,6 +3,7 @@
 // kekulization, its chirality correction for ring bonds, and its symbol writing. Branches are
 // written with an explicit stack, so nesting depth costs heap, not stack.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -218,13 +219,18 @@ bool should_invert_chirality(const MolGraph& mol, int atom) {
 
 struct OutSymbol {
   std::string text;
-  Provenance from;
+  const Provenance* from;  ///< into the graph, which outlives the symbols
 };
 
-std::vector<OutSymbol> index_symbols(int64_t q, const Provenance& from) {
-  std::vector<OutSymbol> out;
-  for (auto& s : symbols_of_index(q)) out.push_back({std::move(s), from});
-  return out;
+/// Appends the index symbols of q (most significant first) and returns how many there are.
+size_t append_index_symbols(int64_t q, const Provenance* from, std::vector<OutSymbol>& out) {
+  const auto& alphabet = index_alphabet();
+  size_t n = 1;
+  for (int64_t rest = q / 16; rest > 0; rest /= 16) ++n;
+  const size_t first = out.size();
+  out.resize(first + n);
+  for (size_t i = n; i-- > 0; q /= 16) out[first + i] = {alphabet[static_cast<size_t>(q % 16)], from};
+  return n;
 }
 
 void check_span(int64_t q, const Options& options, std::string_view smiles, const char* what) {
@@ -250,7 +256,7 @@ std::vector<OutSymbol> fragment_symbols(const MolGraph& mol, int root, const Opt
       const std::string bond = f.bond_in < 0 ? std::string() : detail::bond_text(mol.bond(f.bond_in));
       // The symbol stands for the atom and the bond into it (whose provenance holds both tokens).
       const Provenance& from = f.bond_in < 0 ? mol.provenance_of_atom(f.curr) : mol.provenance_of_bond(f.bond_in);
-      f.derived.push_back({"[" + bond + detail::atom_text(mol.atom(f.curr), false) + "]", from});
+      f.derived.push_back({"[" + bond + detail::atom_text(mol.atom(f.curr), false) + "]", &from});
       f.started = true;
       f.next = 0;
     }
@@ -271,9 +277,11 @@ std::vector<OutSymbol> fragment_symbols(const MolGraph& mol, int root, const Opt
           prefix += opening.stereo == 0 ? '-' : opening.stereo;
           prefix += bond.stereo == 0 ? '-' : bond.stereo;
         }
-        auto digits = index_symbols(q, mol.provenance_of_bond(b));
-        f.derived.push_back({"[" + prefix + "Ring" + std::to_string(digits.size()) + "]", mol.provenance_of_bond(b)});
-        for (auto& d : digits) f.derived.push_back(std::move(d));
+        const Provenance* from = &mol.provenance_of_bond(b);
+        const size_t at = f.derived.size();
+        f.derived.push_back({std::string(), from});
+        const size_t n = append_index_symbols(q, from, f.derived);
+        f.derived[at].text = "[" + prefix + "Ring" + std::to_string(n) + "]";
       } else if (i + 1 == out.size()) {  // the chain goes on
         f.bond_in = b;
         f.curr = bond.dst;
@@ -290,12 +298,14 @@ std::vector<OutSymbol> fragment_symbols(const MolGraph& mol, int root, const Opt
     const Bond& bond = mol.bond(child.root_bond);
     const int64_t q = static_cast<int64_t>(child.derived.size()) - 1;
     check_span(q, options, smiles, "branch");
-    const Provenance& from = mol.provenance_of_bond(child.root_bond);
-    auto digits = index_symbols(q, from);
+    const Provenance* from = &mol.provenance_of_bond(child.root_bond);
     const std::string order = bond.order == 1 ? "" : detail::bond_text(bond);
-    parent.derived.push_back({"[" + order + "Branch" + std::to_string(digits.size()) + "]", from});
-    for (auto& d : digits) parent.derived.push_back(std::move(d));
-    for (auto& s : child.derived) parent.derived.push_back(std::move(s));
+    const size_t at = parent.derived.size();
+    parent.derived.push_back({std::string(), from});
+    const size_t n = append_index_symbols(q, from, parent.derived);
+    parent.derived[at].text = "[" + order + "Branch" + std::to_string(n) + "]";
+    parent.derived.insert(parent.derived.end(), std::make_move_iterator(child.derived.begin()),
+                          std::make_move_iterator(child.derived.end()));
   }
 }
 
@@ -332,7 +342,7 @@ std::string encode(std::string_view smiles, const Options& options, std::vector<
       ++position;
     }
     for (auto& s : fragment_symbols(mol, mol.roots()[r], options, smiles)) {
-      if (attribution != nullptr) attribution->push_back({position, s.text, std::move(s.from)});
+      if (attribution != nullptr) attribution->push_back({position, s.text, *s.from});
       out += s.text;
       ++position;
     }
