@@ -293,9 +293,8 @@ int64_t backward_groups(int64_t batch_heads, int64_t key_blocks) {
   return std::clamp<int64_t>(wanted, 1, std::max<int64_t>(key_blocks, 1));
 }
 
-/// One pass over key blocks: each task owns the key blocks g, g + groups, ... of one (batch, head),
-/// accumulates their dK and dV over the query blocks that see them, and adds dS K into dq_partial
-/// (its group's own (batch, heads, Lq, head_dim) buffer, zero on entry, scale not applied).
+/// Buffers of one backward call (dq_partial: `groups` (batch, heads, Lq, head_dim) buffers, zero
+/// on entry).
 template <typename T>
 struct BackwardArgs {
   const T* grad_out;
@@ -307,6 +306,9 @@ struct BackwardArgs {
   T* grad_v;
 };
 
+/// Backward tasks [begin, end), one pass over key blocks: each task owns the key blocks g,
+/// g + groups, ... of one (batch, head), accumulates their dK and dV over the query blocks that see
+/// them, and adds dS K into its group's dq_partial buffer (scale not applied).
 template <typename T>
 STRAND_ALWAYS_INLINE void backward_tasks(const Problem<T>& p, const BackwardArgs<T>& a, int64_t begin, int64_t end) {
   const T* grad_out = a.grad_out;
@@ -318,66 +320,64 @@ STRAND_ALWAYS_INLINE void backward_tasks(const Problem<T>& p, const BackwardArgs
   T* const grad_v = a.grad_v;
   const int64_t dim = p.dim, n_kb = p.k_blocks();
   const int64_t dq_group_size = p.batch * p.heads * p.len_q * dim;
-  {
-    BackwardScratch<T> sc(dim);
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t bh = task / groups, group = task % groups, b = bh / p.heads;
-      const T* k = p.k + bh * p.len_k * dim;
-      T* dq = dq_partial + group * dq_group_size + bh * p.len_q * dim;
-      for (int64_t kb = group; kb < n_kb; kb += groups) {
-        const int64_t j0 = kb * kBlockK, cols = std::min(kBlockK, p.len_k - j0);
-        load_transposed(k, j0, cols, dim, sc.kt.data());
-        load_transposed(p.v + bh * p.len_k * dim, j0, cols, dim, sc.vt.data());
-        std::fill(sc.dkt.begin(), sc.dkt.end(), T(0));
-        std::fill(sc.dvt.begin(), sc.dvt.end(), T(0));
-        for (int64_t i0 = p.first_row_seeing(j0) / kBlockQ * kBlockQ; i0 < p.len_q; i0 += kBlockQ) {
-          const int64_t rows = std::min(kBlockQ, p.len_q - i0);
-          const int64_t row = bh * p.len_q + i0;
-          const T* dout = grad_out + row * dim;
-          load_scaled(p.q + row * dim, rows, dim, p.scale, sc.qs.data());
-          probabilities_and_grad_scores(p, b, i0, rows, j0, cols, dout, lse + row, delta + row, sc);
-          // dV^T[d][c] += dO[r][d] P[r][c] and dK^T[d][c] += qs[r][d] dS[r][c] (d(s)/d(k) = scale * q,
-          // already in qs): rank-one updates along the key block.
-          for (int64_t r = 0; r < rows; ++r) {
-            const T* prow = sc.p.data() + r * kBlockK;
-            const T* dsrow = sc.dp.data() + r * kBlockK;
-            for (int64_t d = 0; d < dim; ++d) {
-              const T x = dout[r * dim + d], y = sc.qs[r * dim + d];
-              T* dvrow = sc.dvt.data() + d * kBlockK;
-              T* dkrow = sc.dkt.data() + d * kBlockK;
-              for (int64_t c = 0; c < kBlockK; ++c) {
-                dvrow[c] += x * prow[c];
-                dkrow[c] += y * dsrow[c];
-              }
+  BackwardScratch<T> sc(dim);
+  for (int64_t task = begin; task < end; ++task) {
+    const int64_t bh = task / groups, group = task % groups, b = bh / p.heads;
+    const T* k = p.k + bh * p.len_k * dim;
+    T* dq = dq_partial + group * dq_group_size + bh * p.len_q * dim;
+    for (int64_t kb = group; kb < n_kb; kb += groups) {
+      const int64_t j0 = kb * kBlockK, cols = std::min(kBlockK, p.len_k - j0);
+      load_transposed(k, j0, cols, dim, sc.kt.data());
+      load_transposed(p.v + bh * p.len_k * dim, j0, cols, dim, sc.vt.data());
+      std::fill(sc.dkt.begin(), sc.dkt.end(), T(0));
+      std::fill(sc.dvt.begin(), sc.dvt.end(), T(0));
+      for (int64_t i0 = p.first_row_seeing(j0) / kBlockQ * kBlockQ; i0 < p.len_q; i0 += kBlockQ) {
+        const int64_t rows = std::min(kBlockQ, p.len_q - i0);
+        const int64_t row = bh * p.len_q + i0;
+        const T* dout = grad_out + row * dim;
+        load_scaled(p.q + row * dim, rows, dim, p.scale, sc.qs.data());
+        probabilities_and_grad_scores(p, b, i0, rows, j0, cols, dout, lse + row, delta + row, sc);
+        // dV^T[d][c] += dO[r][d] P[r][c] and dK^T[d][c] += qs[r][d] dS[r][c] (d(s)/d(k) = scale * q,
+        // already in qs): rank-one updates along the key block.
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* prow = sc.p.data() + r * kBlockK;
+          const T* dsrow = sc.dp.data() + r * kBlockK;
+          for (int64_t d = 0; d < dim; ++d) {
+            const T x = dout[r * dim + d], y = sc.qs[r * dim + d];
+            T* dvrow = sc.dvt.data() + d * kBlockK;
+            T* dkrow = sc.dkt.data() + d * kBlockK;
+            for (int64_t c = 0; c < kBlockK; ++c) {
+              dvrow[c] += x * prow[c];
+              dkrow[c] += y * dsrow[c];
             }
-          }
-          // dQ[r][d] += sum_c dS[r][c] k[c][d] (scale applied by the caller), computed transposed
-          // along the query rows from dS^T and added into the rows of dq.
-          for (int64_t r = 0; r < rows; ++r) {
-            for (int64_t c = 0; c < cols; ++c) sc.dst[c * kBlockQ + r] = sc.dp[r * kBlockK + c];
-          }
-          std::fill(sc.dqt.begin(), sc.dqt.end(), T(0));
-          for (int64_t c = 0; c < cols; ++c) {
-            const T* dsrow = sc.dst.data() + c * kBlockQ;
-            const T* krow = k + (j0 + c) * dim;
-            for (int64_t d = 0; d < dim; ++d) {
-              const T x = krow[d];
-              T* dqrow = sc.dqt.data() + d * kBlockQ;
-              for (int64_t r = 0; r < kBlockQ; ++r) dqrow[r] += x * dsrow[r];
-            }
-          }
-          for (int64_t r = 0; r < rows; ++r) {
-            T* dqrow = dq + (i0 + r) * dim;
-            for (int64_t d = 0; d < dim; ++d) dqrow[d] += sc.dqt[d * kBlockQ + r];
           }
         }
-        T* gk = grad_k + (bh * p.len_k + j0) * dim;
-        T* gv = grad_v + (bh * p.len_k + j0) * dim;
+        // dQ[r][d] += sum_c dS[r][c] k[c][d] (scale applied by the caller), computed transposed
+        // along the query rows from dS^T and added into the rows of dq.
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t c = 0; c < cols; ++c) sc.dst[c * kBlockQ + r] = sc.dp[r * kBlockK + c];
+        }
+        std::fill(sc.dqt.begin(), sc.dqt.end(), T(0));
         for (int64_t c = 0; c < cols; ++c) {
+          const T* dsrow = sc.dst.data() + c * kBlockQ;
+          const T* krow = k + (j0 + c) * dim;
           for (int64_t d = 0; d < dim; ++d) {
-            gk[c * dim + d] = sc.dkt[d * kBlockK + c];
-            gv[c * dim + d] = sc.dvt[d * kBlockK + c];
+            const T x = krow[d];
+            T* dqrow = sc.dqt.data() + d * kBlockQ;
+            for (int64_t r = 0; r < kBlockQ; ++r) dqrow[r] += x * dsrow[r];
           }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          T* dqrow = dq + (i0 + r) * dim;
+          for (int64_t d = 0; d < dim; ++d) dqrow[d] += sc.dqt[d * kBlockQ + r];
+        }
+      }
+      T* gk = grad_k + (bh * p.len_k + j0) * dim;
+      T* gv = grad_v + (bh * p.len_k + j0) * dim;
+      for (int64_t c = 0; c < cols; ++c) {
+        for (int64_t d = 0; d < dim; ++d) {
+          gk[c * dim + d] = sc.dkt[d * kBlockK + c];
+          gv[c * dim + d] = sc.dvt[d * kBlockK + c];
         }
       }
     }
@@ -431,7 +431,6 @@ void run_backward(const Problem<T>& p, const BackwardArgs<T>& a, CpuIsa isa) {
 #endif
   at::parallel_for(0, p.batch * p.heads * a.groups, 1, [&](int64_t begin, int64_t end) { fn(p, a, begin, end); });
 }
-
 
 void check_cpu_isa(CpuIsa isa) {
   TORCH_CHECK(isa <= cpu_isa(), "strand::attention: this CPU cannot run the ", cpu_isa_name(isa), " kernel path");
