@@ -26,8 +26,9 @@ int cmd_generate(int argc, char** argv) {
     ("context", po::value<std::string>(&context_file),
      "condition in context on these molecules (a .smi/.csv/.sdf file), joined with '.' as the prompt")
     ("out,o", po::value<std::string>(&o.out),
-     "write the samples: .smi/.txt one per line as written (invalid and empty ones included, for "
-     "evaluate-molecules), or .sdf (valid molecules with 2D coordinates)");
+     "write the samples: .smi/.txt one SMILES per line as written, a SELFIES model's samples decoded "
+     "(invalid and empty ones included, for evaluate-molecules); .selfies the SELFIES a SELFIES model "
+     "wrote; or .sdf (valid molecules with 2D coordinates)");
   po::variables_map vm;
   if (!parse_command(argc, argv, "strand generate -m MODEL [-n N] [--context FILE] -o OUT [options]",
                      "Samples molecules from a causal SMILES or SELFIES language model with temperature, top-k and "

@@ -65,6 +65,7 @@ GenerateResult generate(const GenerateOptions& o) {
         } catch (const chem::selfies::DecoderError&) {
           smiles.clear();
         }
+        g.decoded = smiles;
       }
       auto mol = smiles.empty() ? nullptr : chem::parse_smiles(smiles);
       if (mol != nullptr && mol->getNumAtoms() > 0) {
@@ -92,8 +93,13 @@ GenerateResult generate(const GenerateOptions& o) {
       }
       chem::write_molecules(o.out, records);
     } else {
+      // .selfies: what a SELFIES model wrote; anything else: SMILES as written (a SELFIES
+      // model's samples decoded), one line per sample, invalid and empty ones included.
+      const bool raw_selfies = o.out.size() > 8 && o.out.compare(o.out.size() - 8, 8, ".selfies") == 0;
+      if (raw_selfies && !selfies)
+        throw ConfigError(o.model + " writes SMILES: give the output a .smi or .sdf name, not .selfies");
       std::string text;
-      for (const auto& g : result.molecules) text += g.text + "\n";
+      for (const auto& g : result.molecules) text += (selfies && !raw_selfies ? g.decoded : g.text) + "\n";
       io::write_file_atomic(o.out, text);
     }
   }

@@ -30,6 +30,7 @@ struct GenerateOptions {
 
 struct GeneratedMolecule {
   std::string text;    ///< what the model wrote (SMILES, or SELFIES for a SELFIES model)
+  std::string decoded; ///< SELFIES models: the SMILES the SELFIES decoder writes (empty on a decoder error)
   std::string smiles;  ///< the SMILES (decoded for SELFIES); empty when the sample is empty or invalid
   bool valid = false;  ///< RDKit parses it into at least one atom
 };

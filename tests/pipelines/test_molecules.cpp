@@ -147,6 +147,54 @@ TEST(GenerateMolecules, SmilesModelSamplesReproduciblyWithAndWithoutContext) {
   EXPECT_ANY_THROW(pl::generate(g));
 }
 
+TEST(GenerateMolecules, SelfiesModelWritesDecodedSmilesOrItsSelfies) {
+  strand_tests::TempDir dir("generate-selfies");
+  pl::ConvertMoleculesOptions c;
+  c.input = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";
+  c.out = dir / "train.selfies";
+  pl::convert_molecules(c);
+  pl::PretrainOptions p;
+  p.data = {dir / "train.selfies"};
+  p.tokenizer = "selfies";
+  p.arch = "tiny";
+  p.steps = 3;
+  p.batch = 4;
+  p.seq_len = 64;
+  p.val_every = 3;
+  p.val_windows = 2;
+  p.out = dir / "lm";
+  pl::run_pretrain(p);
+  pl::GenerateOptions g;
+  g.model = p.out;
+  g.samples = 6;
+  g.batch = 3;
+  g.sampling.max_new_tokens = 16;
+  g.out = dir / "gen.selfies";
+  const auto a = pl::generate(g);
+  g.out = dir / "gen.smi";
+  const auto b = pl::generate(g);
+  std::istringstream raw(strand::io::read_file(dir / "gen.selfies")), smi(strand::io::read_file(dir / "gen.smi"));
+  std::string selfies_line, smiles_line;
+  size_t n = 0;
+  while (std::getline(raw, selfies_line) && std::getline(smi, smiles_line)) {
+    EXPECT_EQ(selfies_line, a.molecules[n].text);
+    EXPECT_EQ(smiles_line, b.molecules[n].decoded);
+    EXPECT_EQ(smiles_line, strand::chem::selfies::decode(selfies_line)) << "sample " << n;  // same seed, same samples
+    ++n;
+  }
+  EXPECT_EQ(n, 6u);
+  // A SMILES model has no SELFIES to write.
+  pl::PretrainOptions ps = p;
+  ps.data = {std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi"};
+  ps.tokenizer = "smiles";
+  ps.out = dir / "smiles-lm";
+  pl::run_pretrain(ps);
+  g.model = ps.out;
+  g.out = dir / "bad.selfies";
+  const auto message = strand_tests::message_of<strand::InputError>([&] { pl::generate(g); });
+  EXPECT_NE(message.find("writes SMILES"), std::string::npos) << message;
+}
+
 TEST(ConvertMolecules, SelfiesCorpusSdfAndHeaderlessTables) {
   strand_tests::TempDir dir("convmol");
   pl::ConvertMoleculesOptions o;
