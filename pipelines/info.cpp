@@ -23,7 +23,9 @@ nlohmann::json collect_info(const InfoOptions& options) {
                {"library", blas.library},
                {"config", blas.config},
                {"threading", blas.threading},
-               {"optimized", blas.optimized}};
+               {"optimized", blas.optimized},
+               {"core", blas.core},
+               {"coretype_hint", blas.coretype_hint}};
   if (options.measure_matmul) j["blas"]["matmul_512_gflops"] = strand::matmul_gflops(512);
   j["cuda"] = strand::kernels::cuda_summary();
   j["cuda_devices"] = strand::kernels::cuda_device_count();
@@ -47,6 +49,14 @@ std::string format_info(const nlohmann::json& j) {
   if (!b["library"].get<std::string>().empty()) os << " " << b["library"].get<std::string>();
   os << "\n";
   if (!b["config"].get<std::string>().empty()) os << "BLAS config: " << b["config"].get<std::string>() << "\n";
+  if (!b["core"].get<std::string>().empty()) {
+    os << "BLAS kernels: " << b["core"].get<std::string>();
+    const auto hint = b["coretype_hint"].get<std::string>();
+    if (!hint.empty())
+      os << "  (WARNING: older than this CPU's vector units; OPENBLAS_CORETYPE=" << hint
+         << " makes matrix products several times faster)";
+    os << "\n";
+  }
   if (b.contains("matmul_512_gflops")) {
     os << "BLAS check: 512x512 fp32 matmul " << static_cast<int>(b["matmul_512_gflops"].get<double>() + 0.5)
        << " GFLOP/s" << (b["optimized"].get<bool>() ? "" : "  (WARNING: reference BLAS, matmul ~30x slower; "

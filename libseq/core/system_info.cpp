@@ -8,6 +8,7 @@
 #include "kernels/common/torch_compat.h"
 
 #include <chrono>
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <string>
@@ -39,6 +40,19 @@ bool contains(const std::string& s, const char* part) { return s.find(part) != s
 
 std::string torch_version() { return compat::torch_header_version(); }
 
+std::string openblas_coretype_hint(const std::string& core, kernels::CpuIsa isa) {
+  std::string c;
+  for (const char ch : core) c += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  static const char* const kPreAvx2[] = {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom",
+                                         "sandybridge", "katmai", "coppermine", "northwood", "banias"};
+  bool old = false;
+  for (const char* name : kPreAvx2) old = old || c == name;
+  if (!old) return "";
+  if (isa == kernels::CpuIsa::kAvx512) return "SkylakeX";
+  if (isa == kernels::CpuIsa::kAvx2) return "Haswell";
+  return "";
+}
+
 BlasInfo blas_info() {
   BlasInfo info;
   for (const auto& lib : loaded_libraries()) {
@@ -52,6 +66,8 @@ BlasInfo blas_info() {
     info.vendor = "OpenBLAS";
     info.config = fn();
     info.optimized = true;
+    if (auto name = reinterpret_cast<config_fn>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"))) info.core = name();
+    if (std::getenv("OPENBLAS_CORETYPE") == nullptr) info.coretype_hint = openblas_coretype_hint(info.core, kernels::cpu_isa());
     using parallel_fn = int (*)();
     if (auto par = reinterpret_cast<parallel_fn>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"))) {
       const int p = par();

@@ -8,6 +8,7 @@
 
 #include "libseq/core/error.h"
 #include "libseq/core/parallel.h"
+#include "libseq/core/system_info.h"
 
 TEST(Parallel, ChunksCoverRangeExactlyOnce) {
   for (int threads : {1, 2, 3, 8}) {
@@ -48,4 +49,20 @@ TEST(Parallel, ThreadCountReachesLibTorchAndOpenBlas) {
     }
   }
   strand::set_num_threads(0);
+}
+
+TEST(SystemInfo, OpenBlasCoreTypeHint) {
+  using strand::kernels::CpuIsa;
+  // Debian 12's OpenBLAS 0.3.21 falls back to its Prescott (SSE3) kernels on CPUs it does not know.
+  EXPECT_EQ(strand::openblas_coretype_hint("Prescott", CpuIsa::kAvx512), "SkylakeX");
+  EXPECT_EQ(strand::openblas_coretype_hint("prescott", CpuIsa::kAvx2), "Haswell");
+  EXPECT_EQ(strand::openblas_coretype_hint("Sandybridge", CpuIsa::kAvx2), "Haswell");
+  EXPECT_EQ(strand::openblas_coretype_hint("Prescott", CpuIsa::kBaseline), "");
+  EXPECT_EQ(strand::openblas_coretype_hint("Haswell", CpuIsa::kAvx512), "");
+  EXPECT_EQ(strand::openblas_coretype_hint("SkylakeX", CpuIsa::kAvx512), "");
+  EXPECT_EQ(strand::openblas_coretype_hint("", CpuIsa::kAvx512), "");
+  const auto blas = strand::blas_info();
+  if (blas.vendor == "OpenBLAS") {
+    EXPECT_FALSE(blas.core.empty());
+  }
 }
