@@ -1,10 +1,14 @@
 // strand: one binary, one subcommand per job.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
 
 #include "apps/commands.h"
 #include "libseq/core/error.h"
+#include "libseq/core/system_info.h"
 #include "libseq/core/version.h"
 
 namespace strand::apps {
@@ -35,6 +39,20 @@ void print_usage(std::ostream& os) {
     os << "  " << c->name << std::string(std::strlen(c->name) < 20 ? 20 - std::strlen(c->name) : 1, ' ') << c->summary << "\n";
   }
 }
+/// OpenBLAS chooses its kernels when it loads, before main. When it chose kernels older than the
+/// CPU (Debian 12's OpenBLAS 0.3.21 runs its SSE3 kernels on CPUs newer than its release, 6-7x
+/// slower matrix products), strand runs itself again with OPENBLAS_CORETYPE set to the kernels
+/// that use the CPU's vector units. Setting OPENBLAS_CORETYPE, or STRAND_KEEP_BLAS_CORE=1, keeps
+/// OpenBLAS's own choice; a failed exec leaves it too.
+void use_the_cpus_blas_kernels(char** argv) {
+  if (std::getenv("STRAND_KEEP_BLAS_CORE") != nullptr) return;
+  const std::string hint = strand::blas_info().coretype_hint;  // "" once OPENBLAS_CORETYPE is set
+  if (hint.empty()) return;
+  if (::setenv("OPENBLAS_CORETYPE", hint.c_str(), 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("OPENBLAS_CORETYPE");
+}
+
 }  // namespace
 
 }  // namespace strand::apps
@@ -45,6 +63,7 @@ int main(int argc, char** argv) {
     print_usage(std::cerr);
     return 2;
   }
+  use_the_cpus_blas_kernels(argv);
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(std::cout);

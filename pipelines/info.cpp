@@ -53,8 +53,8 @@ std::string format_info(const nlohmann::json& j) {
     os << "BLAS kernels: " << b["core"].get<std::string>();
     const auto hint = b["coretype_hint"].get<std::string>();
     if (!hint.empty())
-      os << "  (WARNING: older than this CPU's vector units; OPENBLAS_CORETYPE=" << hint
-         << " makes matrix products several times faster)";
+      os << "  (WARNING: older than this CPU's vector units; without STRAND_KEEP_BLAS_CORE strand sets "
+         << "OPENBLAS_CORETYPE=" << hint << ", several times faster matrix products)";
     os << "\n";
   }
   if (b.contains("matmul_512_gflops")) {

@@ -16,7 +16,9 @@
 #include <regex>
 #include <string>
 
+#include "kernels/common/device.h"
 #include "libseq/core/config.h"
+#include "libseq/core/system_info.h"
 #include "libseq/io/safetensors.h"
 
 namespace {
@@ -26,8 +28,9 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(STRAND_BIN) + " " + args + " 2>&1";
+/// Runs the strand binary with `args`, with `env` (VAR=value ...) added to its environment.
+Result run(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(STRAND_BIN) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
   std::string out;
@@ -65,6 +68,24 @@ TEST(Cli, UnknownCommandAndOptionFail) {
   const auto r = run("tokenize --no-such-option");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("no-such-option"), std::string::npos) << r.output;
+}
+
+TEST(Cli, RunsWithTheCpusBlasKernels) {
+  // Where OpenBLAS picks kernels older than the CPU, strand re-runs itself with OPENBLAS_CORETYPE
+  // set, so the process that answers reports no hint left; with STRAND_KEEP_BLAS_CORE it keeps
+  // OpenBLAS's choice and the hint is the one openblas_coretype_hint gives for that choice.
+  const auto r = run("info --json --no-bench");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output)["blas"];
+  if (j["vendor"] != "OpenBLAS") GTEST_SKIP() << "LibTorch does not use OpenBLAS here";
+  EXPECT_EQ(j["coretype_hint"], "") << j.dump();
+  const auto kept = run("info --json --no-bench", "STRAND_KEEP_BLAS_CORE=1");
+  ASSERT_EQ(kept.status, 0) << kept.output;
+  const auto k = nlohmann::json::parse(kept.output)["blas"];
+  EXPECT_EQ(k["coretype_hint"], strand::openblas_coretype_hint(k["core"], strand::kernels::cpu_isa())) << k.dump();
+  if (!k["coretype_hint"].get<std::string>().empty()) {
+    EXPECT_EQ(j["core"], k["coretype_hint"]) << j.dump();
+  }
 }
 
 TEST(Cli, InfoJsonReportsLibrariesAndThreads) {
