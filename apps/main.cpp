@@ -39,6 +39,7 @@ void print_usage(std::ostream& os) {
     os << "  " << c->name << std::string(std::strlen(c->name) < 20 ? 20 - std::strlen(c->name) : 1, ' ') << c->summary << "\n";
   }
 }
+
 /// OpenBLAS chooses its kernels when it loads, before main. When it chose kernels older than the
 /// CPU (Debian 12's OpenBLAS 0.3.21 runs its SSE3 kernels on CPUs newer than its release, 6-7x
 /// slower matrix products), strand runs itself again with OPENBLAS_CORETYPE set to the kernels

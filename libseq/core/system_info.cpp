@@ -7,8 +7,8 @@
 
 #include "kernels/common/torch_compat.h"
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <string>
