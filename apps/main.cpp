@@ -47,7 +47,7 @@ void print_usage(std::ostream& os) {
 /// OpenBLAS's own choice; a failed exec leaves it too.
 void use_the_cpus_blas_kernels(char** argv) {
   if (std::getenv("STRAND_KEEP_BLAS_CORE") != nullptr) return;
-  const std::string hint = strand::blas_info().coretype_hint;  // "" once OPENBLAS_CORETYPE is set
+  const std::string hint = strand::openblas_coretype_hint();  // "" once OPENBLAS_CORETYPE is set
   if (hint.empty()) return;
   if (::setenv("OPENBLAS_CORETYPE", hint.c_str(), 1) != 0) return;
   ::execv("/proc/self/exe", argv);
@@ -64,7 +64,6 @@ int main(int argc, char** argv) {
     print_usage(std::cerr);
     return 2;
   }
-  use_the_cpus_blas_kernels(argv);
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(std::cout);
@@ -74,6 +73,7 @@ int main(int argc, char** argv) {
     std::cout << "strand " << strand::version() << " (git " << strand::git_hash() << ")\n";
     return 0;
   }
+  use_the_cpus_blas_kernels(argv);  // after the answers that need no computing
   for (const Command* c = commands(); c->name != nullptr; ++c) {
     if (name != c->name) continue;
     try {

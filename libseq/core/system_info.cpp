@@ -53,6 +53,17 @@ std::string openblas_coretype_hint(const std::string& core, kernels::CpuIsa isa)
   return "";
 }
 
+std::string openblas_core() {
+  using name_fn = char* (*)();
+  const auto fn = reinterpret_cast<name_fn>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return fn != nullptr ? std::string(fn()) : std::string();
+}
+
+std::string openblas_coretype_hint() {
+  return std::getenv("OPENBLAS_CORETYPE") != nullptr ? std::string()
+                                                      : openblas_coretype_hint(openblas_core(), kernels::cpu_isa());
+}
+
 BlasInfo blas_info() {
   BlasInfo info;
   for (const auto& lib : loaded_libraries()) {
@@ -66,8 +77,8 @@ BlasInfo blas_info() {
     info.vendor = "OpenBLAS";
     info.config = fn();
     info.optimized = true;
-    if (auto name = reinterpret_cast<config_fn>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"))) info.core = name();
-    if (std::getenv("OPENBLAS_CORETYPE") == nullptr) info.coretype_hint = openblas_coretype_hint(info.core, kernels::cpu_isa());
+    info.core = openblas_core();
+    info.coretype_hint = openblas_coretype_hint();
     using parallel_fn = int (*)();
     if (auto par = reinterpret_cast<parallel_fn>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"))) {
       const int p = par();

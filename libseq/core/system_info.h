@@ -28,6 +28,13 @@ struct BlasInfo {
 /// "" otherwise.
 std::string openblas_coretype_hint(const std::string& core, kernels::CpuIsa isa);
 
+/// The kernel set the OpenBLAS in this process chose (openblas_get_corename), "" without OpenBLAS.
+std::string openblas_core();
+
+/// openblas_coretype_hint for this process, "" when OPENBLAS_CORETYPE is set: one symbol lookup,
+/// cheap enough for start-up.
+std::string openblas_coretype_hint();
+
 /// Inspects the BLAS actually loaded by LibTorch in this process (not the build-time setting).
 BlasInfo blas_info();
 

@@ -18,6 +18,26 @@
 
 namespace pl = strand::pipelines;
 
+namespace {
+
+/// A causal `tiny` model trained for 3 steps on `data`: enough to sample from.
+std::string tiny_lm(const std::string& data, const std::string& tokenizer, const std::string& out, int64_t seq_len) {
+  pl::PretrainOptions p;
+  p.data = {data};
+  p.tokenizer = tokenizer;
+  p.arch = "tiny";
+  p.steps = 3;
+  p.batch = 4;
+  p.seq_len = seq_len;
+  p.val_every = 3;
+  p.val_windows = 2;
+  p.out = out;
+  pl::run_pretrain(p);
+  return out;
+}
+
+}  // namespace
+
 TEST(EvaluateMolecules, SmilesFileWithBadAndEmptyLines) {
   strand_tests::TempDir dir("evalmol");
   pl::EvaluateMoleculesOptions o;
@@ -110,19 +130,8 @@ TEST(EvaluateMolecules, FcdWithChemNetWeights) {
 
 TEST(GenerateMolecules, SmilesModelSamplesReproduciblyWithAndWithoutContext) {
   strand_tests::TempDir dir("generate");
-  pl::PretrainOptions p;
-  p.data = {std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi"};
-  p.tokenizer = "smiles";
-  p.arch = "tiny";
-  p.steps = 3;
-  p.batch = 4;
-  p.seq_len = 96;
-  p.val_every = 3;
-  p.val_windows = 4;
-  p.out = dir / "lm";
-  pl::run_pretrain(p);
   pl::GenerateOptions g;
-  g.model = p.out;
+  g.model = tiny_lm(std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi", "smiles", dir / "lm", 96);
   g.samples = 5;
   g.batch = 2;
   g.sampling.max_new_tokens = 20;
@@ -153,19 +162,8 @@ TEST(GenerateMolecules, SelfiesModelWritesDecodedSmilesOrItsSelfies) {
   c.input = std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi";
   c.out = dir / "train.selfies";
   pl::convert_molecules(c);
-  pl::PretrainOptions p;
-  p.data = {dir / "train.selfies"};
-  p.tokenizer = "selfies";
-  p.arch = "tiny";
-  p.steps = 3;
-  p.batch = 4;
-  p.seq_len = 64;
-  p.val_every = 3;
-  p.val_windows = 2;
-  p.out = dir / "lm";
-  pl::run_pretrain(p);
   pl::GenerateOptions g;
-  g.model = p.out;
+  g.model = tiny_lm(dir / "train.selfies", "selfies", dir / "lm", 64);
   g.samples = 6;
   g.batch = 3;
   g.sampling.max_new_tokens = 16;
@@ -184,12 +182,7 @@ TEST(GenerateMolecules, SelfiesModelWritesDecodedSmilesOrItsSelfies) {
   }
   EXPECT_EQ(n, 6u);
   // A SMILES model has no SELFIES to write.
-  pl::PretrainOptions ps = p;
-  ps.data = {std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi"};
-  ps.tokenizer = "smiles";
-  ps.out = dir / "smiles-lm";
-  pl::run_pretrain(ps);
-  g.model = ps.out;
+  g.model = tiny_lm(std::string(STRAND_TEST_DATA) + "/chem/nci_30_bad.smi", "smiles", dir / "smiles-lm", 64);
   g.out = dir / "bad.selfies";
   const auto message = strand_tests::message_of<strand::InputError>([&] { pl::generate(g); });
   EXPECT_NE(message.find("writes SMILES"), std::string::npos) << message;
