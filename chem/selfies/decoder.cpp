@@ -174,8 +174,11 @@ struct Symbol {
 
 class Derivation {
  public:
-  Derivation(const Options& options, const Constraints& constraints, std::string_view selfies, bool attribute)
-      : options_(options), constraints_(constraints), selfies_(selfies), attribute_(attribute) {
+  /// Builds the molecule in `mol`, which is cleared first.
+  Derivation(const Options& options, const Constraints& constraints, std::string_view selfies, bool attribute,
+             MolGraph& mol)
+      : options_(options), constraints_(constraints), selfies_(selfies), attribute_(attribute), mol_(mol) {
+    mol_.clear();
     // Every symbol takes at least 3 characters: at most that many atoms; bonds both ways for rings.
     const size_t atoms = selfies.size() / 3 + 1;
     mol_.reserve(atoms, 2 * atoms);
@@ -296,7 +299,7 @@ class Derivation {
   const Constraints& constraints_;
   std::string_view selfies_;
   bool attribute_;
-  MolGraph mol_;
+  MolGraph& mol_;
   std::vector<QueuedRing> rings_;
   const std::vector<Symbol>* symbols_ = nullptr;
   size_t pos_ = 0;
@@ -308,9 +311,11 @@ class Derivation {
 std::string decode(std::string_view selfies, const Options& options, std::vector<AttributionMap>* attribution) {
   static const Constraints kDefault;
   const Constraints& constraints = options.constraints != nullptr ? *options.constraints : kDefault;
-  Derivation derivation(options, constraints, selfies, attribution != nullptr);
-  std::vector<std::string_view> split;
-  std::vector<Symbol> symbols;
+  // Memory reused from one string to the next (per thread).
+  thread_local MolGraph mol;
+  thread_local std::vector<std::string_view> split;
+  thread_local std::vector<Symbol> symbols;
+  Derivation derivation(options, constraints, selfies, attribution != nullptr, mol);
   std::deque<std::string> modernized;  // owns the text of rewritten symbols (stable addresses)
   int64_t offset = 0;  // symbols before the current fragment, '.' counted
   size_t start = 0;

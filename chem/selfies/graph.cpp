@@ -4,7 +4,6 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <deque>
 #include <functional>
 #include <queue>
 #include <set>
@@ -45,14 +44,25 @@ const AromaticElement* aromatic_element(std::string_view element) {
 // neighbours first), then augmenting paths by BFS from each unmatched node, taken in the order a
 // CPython set of ints pops them.
 
-std::vector<int> greedy_matching(const std::vector<std::vector<int>>& graph) {
+/// An undirected graph as adjacency lists in one array: node i's neighbours are
+/// targets[offsets[i]] .. targets[offsets[i + 1] - 1].
+struct Adjacency {
+  std::vector<int> offsets{0};
+  std::vector<int> targets;
+  size_t size() const { return offsets.size() - 1; }
+  int degree(size_t i) const { return offsets[i + 1] - offsets[i]; }
+  const int* begin(size_t i) const { return targets.data() + offsets[i]; }
+  const int* end(size_t i) const { return targets.data() + offsets[i + 1]; }
+};
+
+std::vector<int> greedy_matching(const Adjacency& graph) {
   const size_t n = graph.size();
   std::vector<int> matching(n, -1);
   std::vector<int> free_degree(n);
   using Item = std::pair<int, int>;  // (free degree, node): popped smallest first, like heapq
   std::priority_queue<Item, std::vector<Item>, std::greater<>> queue;
   for (size_t i = 0; i < n; ++i) {
-    free_degree[i] = static_cast<int>(graph[i].size());
+    free_degree[i] = graph.degree(i);
     queue.emplace(free_degree[i], static_cast<int>(i));
   }
   while (!queue.empty()) {
@@ -61,19 +71,19 @@ std::vector<int> greedy_matching(const std::vector<std::vector<int>>& graph) {
     const auto u = static_cast<size_t>(node);
     if (matching[u] != -1 || free_degree[u] == 0) continue;
     int mate = -1;
-    for (const int v : graph[u])
-      if (matching[static_cast<size_t>(v)] == -1) {
-        mate = v;
+    for (const int* v = graph.begin(u); v != graph.end(u); ++v)
+      if (matching[static_cast<size_t>(*v)] == -1) {
+        mate = *v;
         break;
       }
     if (mate == -1) continue;
     matching[u] = mate;
     matching[static_cast<size_t>(mate)] = node;
     for (const int side : {node, mate})
-      for (const int adj : graph[static_cast<size_t>(side)]) {
-        const auto a = static_cast<size_t>(adj);
+      for (const int* adj = graph.begin(static_cast<size_t>(side)); adj != graph.end(static_cast<size_t>(side)); ++adj) {
+        const auto a = static_cast<size_t>(*adj);
         free_degree[a] -= 1;
-        if (matching[a] == -1 && free_degree[a] > 0) queue.emplace(free_degree[a], adj);
+        if (matching[a] == -1 && free_degree[a] > 0) queue.emplace(free_degree[a], *adj);
       }
   }
   return matching;
@@ -81,16 +91,17 @@ std::vector<int> greedy_matching(const std::vector<std::vector<int>>& graph) {
 
 /// Alternating path from the unmatched `root` to another unmatched node, as a list of nodes
 /// (other end first, root last); empty when there is none.
-std::vector<int> augmenting_path(const std::vector<std::vector<int>>& graph, int root, const std::vector<int>& matching) {
+std::vector<int> augmenting_path(const Adjacency& graph, int root, const std::vector<int>& matching) {
   const size_t n = graph.size();
   std::vector<std::array<int, 2>> parent(n, {-2, -2});  // -2: not visited
   parent[static_cast<size_t>(root)] = {-1, -1};
-  std::deque<int> queue{root};
+  std::vector<int> queue{root};  // BFS order: queue[head..] are still to visit
+  size_t head = 0;
   int other_end = -1;
-  while (!queue.empty() && other_end == -1) {
-    const int node = queue.front();
-    queue.pop_front();
-    for (const int adj : graph[static_cast<size_t>(node)]) {
+  while (head < queue.size() && other_end == -1) {
+    const int node = queue[head++];
+    for (const int* it = graph.begin(static_cast<size_t>(node)); it != graph.end(static_cast<size_t>(node)); ++it) {
+      const int adj = *it;
       const int mate = matching[static_cast<size_t>(adj)];
       if (mate == -1) {
         if (adj != root) {
@@ -115,8 +126,11 @@ std::vector<int> augmenting_path(const std::vector<std::vector<int>>& graph, int
   return path;
 }
 
-bool perfect_matching(const std::vector<std::vector<int>>& graph, std::vector<int>& matching) {
+bool perfect_matching(const Adjacency& graph, std::vector<int>& matching) {
   matching = greedy_matching(graph);
+  bool complete = true;
+  for (const int m : matching) complete = complete && m != -1;
+  if (complete) return true;
   PySet unmatched;
   for (size_t i = 0; i < graph.size(); ++i)
     if (matching[i] == -1) unmatched.add(static_cast<int64_t>(i));
@@ -245,14 +259,35 @@ void MolGraph::reserve(size_t atoms, size_t bonds) {
   bond_counts_.reserve(atoms);
   ring_flags_.reserve(atoms);
   atom_from_.reserve(atoms);
+  delocalised_.reserve(atoms);
   bonds_.reserve(bonds);
   bond_from_.reserve(bonds);
+}
+
+void MolGraph::clear() {
+  atoms_.clear();
+  bonds_.clear();
+  roots_.clear();
+  out_.clear();
+  bond_counts_.clear();
+  ring_flags_.clear();
+  delocalised_.clear();
+  delocalised_bonds_.clear();
+  atom_from_.clear();
+  bond_from_.clear();
+}
+
+void MolGraph::add_delocalised_bond(int a, int b) {
+  delocalised_[static_cast<size_t>(a)] = true;
+  delocalised_[static_cast<size_t>(b)] = true;
+  delocalised_bonds_.emplace_back(a, b);
+  delocalised_bonds_.emplace_back(b, a);
 }
 
 int MolGraph::add_atom(Atom atom, bool root, Provenance from) {
   const int index = size();
   if (root) roots_.push_back(index);
-  if (atom.aromatic) delocalised_[index];
+  delocalised_.push_back(atom.aromatic);
   atoms_.push_back(std::move(atom));
   out_.emplace_back();
   bond_counts_.push_back(0);
@@ -268,10 +303,7 @@ int MolGraph::add_bond(int src, int dst, double order, char stereo, Provenance f
   out_[static_cast<size_t>(src)].push_back(b);
   bond_counts_[static_cast<size_t>(src)] += order;
   bond_counts_[static_cast<size_t>(dst)] += order;
-  if (order == 1.5) {
-    delocalised_[src].push_back(dst);
-    delocalised_[dst].push_back(src);
-  }
+  if (order == 1.5) add_delocalised_bond(src, dst);
   return b;
 }
 
@@ -300,10 +332,7 @@ void MolGraph::add_ring_bond(int a, int b, double order, char a_stereo, char b_s
   bond_counts_[static_cast<size_t>(b)] += order;
   ring_flags_[static_cast<size_t>(a)] = true;
   ring_flags_[static_cast<size_t>(b)] = true;
-  if (order == 1.5) {
-    delocalised_[a].push_back(b);
-    delocalised_[b].push_back(a);
-  }
+  if (order == 1.5) add_delocalised_bond(a, b);
 }
 
 void MolGraph::set_bond_order(int a, int b, double order) {
@@ -322,14 +351,14 @@ void MolGraph::add_provenance_of_bond(int b, const Provenance& from) {
   p.insert(p.end(), from.begin(), from.end());
 }
 
-bool MolGraph::prune_from_delocalised(int node, const std::vector<int>& adjacent) const {
-  if (adjacent.empty()) return true;  // aromatic atom without aromatic bonds
+bool MolGraph::prune_from_delocalised(int node, size_t aromatic_bonds) const {
+  if (aromatic_bonds == 0) return true;  // aromatic atom without aromatic bonds
   const Atom& atom = atoms_[static_cast<size_t>(node)];
   const AromaticElement* element = aromatic_element(atom.element);
   if (element == nullptr) return true;  // e.g. an explicit ':' between two chlorines
   const double count = bond_counts_[static_cast<size_t>(node)];
   // Bonds in the delocalised subgraph count as single bonds here.
-  int used = static_cast<int>(count - 0.5 * static_cast<double>(adjacent.size()));
+  int used = static_cast<int>(count - 0.5 * static_cast<double>(aromatic_bonds));
   const auto allowed = [&](int v) { return v != 0; };
   if (!atom.h_count) {  // implicit hydrogens: any allowed valence fits
     for (const int v : element->valences)
@@ -351,65 +380,103 @@ bool MolGraph::prune_from_delocalised(int node, const std::vector<int>& adjacent
 }
 
 bool MolGraph::kekulize() {
-  if (delocalised_.empty()) return true;
+  const size_t n = atoms_.size();
+  bool any = false;
+  for (size_t i = 0; i < n && !any; ++i) any = delocalised_[i];
+  if (!any) return true;
+  // Each delocalised atom's partners over 1.5 bonds, in the order the bonds were added.
+  Adjacency partners;
+  partners.offsets.assign(n + 1, 0);
+  for (const auto& [a, b] : delocalised_bonds_) ++partners.offsets[static_cast<size_t>(a) + 1];
+  for (size_t i = 0; i < n; ++i) partners.offsets[i + 1] += partners.offsets[i];
+  partners.targets.resize(delocalised_bonds_.size());
+  {
+    std::vector<int> fill(partners.offsets.begin(), partners.offsets.end() - 1);
+    for (const auto& [a, b] : delocalised_bonds_) partners.targets[static_cast<size_t>(fill[static_cast<size_t>(a)]++)] = b;
+  }
+  // The atoms that keep a double bond to place, labelled in ascending order.
   std::vector<int> label_to_node;
-  for (const auto& [node, adjacent] : delocalised_)
-    if (!prune_from_delocalised(node, adjacent)) label_to_node.push_back(node);  // ascending
-  std::map<int, int> node_to_label;
-  for (size_t i = 0; i < label_to_node.size(); ++i) node_to_label[label_to_node[i]] = static_cast<int>(i);
-  std::vector<std::vector<int>> graph(label_to_node.size());
-  for (size_t i = 0; i < label_to_node.size(); ++i)
-    for (const int adj : delocalised_.at(label_to_node[i])) {
-      const auto it = node_to_label.find(adj);
-      if (it != node_to_label.end()) graph[i].push_back(it->second);
+  std::vector<int> node_to_label(n, -1);
+  for (size_t i = 0; i < n; ++i)
+    if (delocalised_[i] && !prune_from_delocalised(static_cast<int>(i), static_cast<size_t>(partners.degree(i)))) {
+      node_to_label[i] = static_cast<int>(label_to_node.size());
+      label_to_node.push_back(static_cast<int>(i));
     }
+  Adjacency graph;
+  graph.offsets.reserve(label_to_node.size() + 1);
+  for (const int node : label_to_node) {
+    for (const int* adj = partners.begin(static_cast<size_t>(node)); adj != partners.end(static_cast<size_t>(node)); ++adj)
+      if (node_to_label[static_cast<size_t>(*adj)] >= 0) graph.targets.push_back(node_to_label[static_cast<size_t>(*adj)]);
+    graph.offsets.push_back(static_cast<int>(graph.targets.size()));
+  }
   std::vector<int> matching;
   if (!perfect_matching(graph, matching)) return false;
-  for (const auto& [node, adjacent] : delocalised_) {
-    for (const int adj : adjacent) set_bond_order(node, adj, 1);
-    atoms_[static_cast<size_t>(node)].aromatic = false;
-    bond_counts_[static_cast<size_t>(node)] = std::floor(bond_counts_[static_cast<size_t>(node)]);
+  for (size_t node = 0; node < n; ++node) {
+    if (!delocalised_[node]) continue;
+    for (const int* adj = partners.begin(node); adj != partners.end(node); ++adj) set_bond_order(static_cast<int>(node), *adj, 1);
+    atoms_[node].aromatic = false;
+    bond_counts_[node] = std::floor(bond_counts_[node]);
   }
   for (size_t i = 0; i < matching.size(); ++i)
     set_bond_order(label_to_node[i], label_to_node[static_cast<size_t>(matching[i])], 2);
-  delocalised_.clear();
+  std::fill(delocalised_.begin(), delocalised_.end(), false);
+  delocalised_bonds_.clear();
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Writing SMILES
 
-std::string atom_text(const Atom& atom, bool brackets) {
+void append_atom_text(std::string& s, const Atom& atom, bool brackets) {
   const bool bare = !atom.isotope && atom.chirality.empty() && !atom.h_count && atom.charge == 0;
-  if (bare) return atom.element;
-  std::string s;
+  if (bare) {
+    s += atom.element;
+    return;
+  }
   if (brackets) s += '[';
-  if (atom.isotope) s += std::to_string(*atom.isotope);
+  if (atom.isotope) append_int(s, *atom.isotope);
   s += atom.element;
   s += atom.chirality;
-  if (atom.h_count && *atom.h_count != 0)
-    s += "H" + std::to_string(*atom.h_count);
-  else if (atom.h_count && !atom.isotope && atom.chirality.empty() && atom.charge == 0 && is_organic(atom.element))
+  if (atom.h_count && *atom.h_count != 0) {
+    s += 'H';
+    append_int(s, *atom.h_count);
+  } else if (atom.h_count && !atom.isotope && atom.chirality.empty() && atom.charge == 0 && is_organic(atom.element)) {
     s += "H0";  // [CH0]: an organic-subset atom that must not take implicit hydrogens
-  if (atom.charge != 0) s += (atom.charge > 0 ? "+" : "-") + std::to_string(std::abs(atom.charge));
+  }
+  if (atom.charge != 0) {
+    s += atom.charge > 0 ? '+' : '-';
+    append_int(s, std::abs(atom.charge));
+  }
   if (brackets) s += ']';
-  return s;
 }
 
-std::string bond_text(const Bond& bond) {
+std::string_view bond_text(const Bond& bond) {
   if (bond.order == 2) return "=";
   if (bond.order == 3) return "#";
-  return bond.stereo != 0 ? std::string(1, bond.stereo) : std::string();
+  if (bond.stereo == '/') return "/";
+  if (bond.stereo == '\\') return "\\";
+  return {};
 }
 
 std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution) {
   std::string out;
+  out.reserve(static_cast<size_t>(mol.size()) * 3);
   std::vector<int> ring_number(static_cast<size_t>(mol.bond_total()), 0);  // one counter, never reused
   int rings = 0;
-  const auto emit = [&](const std::string& token, const Provenance& from) {
-    if (attribution != nullptr && !token.empty())
-      attribution->push_back({static_cast<int64_t>(out.size()), token, from});
-    out += token;
+  // Attribution of the text appended since `start`, when it is not empty.
+  const auto attribute = [&](size_t start, const Provenance& from) {
+    if (attribution != nullptr && out.size() > start)
+      attribution->push_back({static_cast<int64_t>(start), out.substr(start), from});
+  };
+  const auto write_atom = [&](int a) {
+    const size_t start = out.size();
+    append_atom_text(out, mol.atom(a), true);
+    attribute(start, mol.provenance_of_atom(a));
+  };
+  const auto write_bond = [&](int b) {
+    const size_t start = out.size();
+    out += bond_text(mol.bond(b));
+    attribute(start, mol.provenance_of_bond(b));
   };
   struct Frame {
     int atom;
@@ -420,7 +487,7 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
   for (size_t r = 0; r < mol.roots().size(); ++r) {
     if (r > 0) out += '.';
     const int root = mol.roots()[r];
-    emit(atom_text(mol.atom(root), true), mol.provenance_of_atom(root));
+    write_atom(root);
     stack.push_back({root});
     while (!stack.empty()) {
       Frame& top = stack.back();
@@ -438,16 +505,20 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
       if (b < 0) continue;  // a reserved ring slot never filled (cannot happen in a finished graph)
       const Bond& bond = mol.bond(b);
       if (bond.ring) {
-        emit(bond_text(bond), mol.provenance_of_bond(b));
+        write_bond(b);
         int& number = ring_number[static_cast<size_t>(b)];
         if (number == 0) {
           number = ++rings;
           ring_number[static_cast<size_t>(mol.find_bond(bond.dst, bond.src))] = number;
         }
-        if (number >= 100 && options.parenthesised_ring_numbers)
-          out += "%(" + std::to_string(number) + ")";
-        else
-          out += (number >= 10 ? "%" : "") + std::to_string(number);
+        if (number >= 100 && options.parenthesised_ring_numbers) {
+          out += "%(";
+          append_int(out, number);
+          out += ')';
+        } else {
+          if (number >= 10) out += '%';
+          append_int(out, number);
+        }
         continue;
       }
       const bool last = i + 1 == bonds.size();
@@ -455,8 +526,8 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
         out += '(';
         top.close = true;
       }
-      emit(bond_text(bond), mol.provenance_of_bond(b));
-      emit(atom_text(mol.atom(bond.dst), true), mol.provenance_of_atom(bond.dst));
+      write_bond(b);
+      write_atom(bond.dst);
       stack.push_back({bond.dst});  // `top` is not used after this
     }
   }

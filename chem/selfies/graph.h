@@ -6,9 +6,9 @@
 // the string. The order of out-lists is what makes the written strings identical to the reference.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +104,8 @@ class MolGraph {
 
   /// Room for `atoms` atoms and `bonds` bonds without reallocation.
   void reserve(size_t atoms, size_t bonds);
+  /// Removes every atom and bond, keeping the memory (a graph reused across molecules).
+  void clear();
   int add_atom(Atom atom, bool root, Provenance from = {});
   /// A chain or branch bond src -> dst (src < dst), appended to src's out-list.
   int add_bond(int src, int dst, double order, char stereo, Provenance from = {});
@@ -125,7 +127,8 @@ class MolGraph {
   bool kekulize();
 
  private:
-  bool prune_from_delocalised(int node, const std::vector<int>& adjacent) const;
+  bool prune_from_delocalised(int node, size_t aromatic_bonds) const;
+  void add_delocalised_bond(int a, int b);
 
   std::vector<Atom> atoms_;
   std::vector<Bond> bonds_;
@@ -133,16 +136,31 @@ class MolGraph {
   std::vector<OutList> out_;
   std::vector<double> bond_counts_;
   std::vector<bool> ring_flags_;
-  std::map<int, std::vector<int>> delocalised_;  ///< aromatic atoms -> partners over 1.5 bonds
+  // The delocalised subgraph: aromatic atoms and the ends of 1.5 bonds (flagged), and each 1.5
+  // bond in both directions, in the order the bonds were added.
+  std::vector<bool> delocalised_;
+  std::vector<std::pair<int, int>> delocalised_bonds_;
   std::vector<Provenance> atom_from_;
   std::vector<Provenance> bond_from_;
 };
 
-/// SMILES text of an atom: bare element when it has no specification, else isotope, element,
-/// chirality, H count and signed charge, in brackets when `brackets`.
-std::string atom_text(const Atom& atom, bool brackets);
+/// Appends the decimal digits of `value`.
+inline void append_int(std::string& out, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+/// Appends the SMILES text of an atom: bare element when it has no specification, else isotope,
+/// element, chirality, H count and signed charge, in brackets when `brackets`.
+void append_atom_text(std::string& out, const Atom& atom, bool brackets);
+inline std::string atom_text(const Atom& atom, bool brackets) {
+  std::string s;
+  append_atom_text(s, atom, brackets);
+  return s;
+}
 /// "", "=", "#" or the stereo character of a single bond.
-std::string bond_text(const Bond& bond);
+std::string_view bond_text(const Bond& bond);
 
 /// Writes the (kekulized) graph as SMILES in its own traversal order.
 std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution);
