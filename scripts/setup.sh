@@ -38,7 +38,8 @@ packages=(
 data_packages=(
   htslib-test ncbi-data any2fasta-examples
   augustus-doc mmseqs2-examples infernal rdkit-data emboss-data
-  openms-common  # HMDB SMILES (bench/chem_lm_evidence.sh)
+  openms-common  # HMDB SMILES (bench/chem_lm_evidence.sh, bench/finetune_evidence.sh)
+  bowtie-examples  # E. coli 536 genome (bench/finetune_evidence.sh)
 )
 # Data packages whose dependencies would pull in R: downloaded and unpacked with dpkg -x into
 # $data_dir/PACKAGE (never installed), where `strand tasks build` looks for them.

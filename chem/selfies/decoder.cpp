@@ -59,8 +59,9 @@ std::optional<AtomSymbol> atom_symbol(std::string_view s, const Constraints& con
   if (i - iso > 9) return std::nullopt;
   if (i > iso) atom.isotope = digits_value(s.substr(iso, i - iso));
   if (i >= end || s[i] < 'A' || s[i] > 'Z') return std::nullopt;
-  std::string element(1, s[i++]);
-  if (i < end && s[i] >= 'a' && s[i] <= 'z') element += s[i++];
+  const size_t element_start = i++;
+  if (i < end && s[i] >= 'a' && s[i] <= 'z') ++i;
+  const std::string_view element = s.substr(element_start, i - element_start);
   size_t at = 0;
   while (i < end && s[i] == '@' && at < 2) ++i, ++at;
   int h = 0;
@@ -78,15 +79,14 @@ std::optional<AtomSymbol> atom_symbol(std::string_view s, const Constraints& con
     charge = digits_value(s.substr(start + 1, i - start - 1)) * (s[start] == '-' ? -1 : 1);
   }
   if (i != end) return std::nullopt;
-  atom.element = element;
   if (detail::is_organic(inner)) {  // [C], [=N], [Cl]: implicit hydrogens, neutral
-    atom = Atom{};
-    atom.element = std::string(inner);
+    atom.element.assign(inner);
     atom.capacity = constraints.capacity(inner, 0);
     return out;
   }
   if (!detail::is_element(element)) return std::nullopt;
-  atom.chirality = std::string(at, '@');
+  atom.element.assign(element);
+  atom.chirality = static_cast<int>(at);
   atom.h_count = has_h ? h : 0;
   atom.charge = charge;
   atom.capacity = constraints.capacity(element, charge) - *atom.h_count;
@@ -252,10 +252,10 @@ class Derivation {
           from.push_back({sym.index, std::string(s)});
         }
         if (order == 0) {
-          if (f.state == 0) f.prev = mol_.add_atom(std::move(parsed->atom), true, from);
+          if (f.state == 0) f.prev = mol_.add_atom(std::move(parsed->atom), true, std::move(from));
         } else {
-          const int atom = mol_.add_atom(std::move(parsed->atom), false, from);
-          mol_.add_bond(f.prev, atom, order, parsed->stereo, from);
+          const int atom = mol_.add_atom(std::move(parsed->atom), false, attribute_ ? from : Provenance());
+          mol_.add_bond(f.prev, atom, order, parsed->stereo, std::move(from));
           f.prev = atom;
         }
         f.state = left_over == 0 ? kNone : left_over;

@@ -403,8 +403,8 @@ std::string encode(std::string_view smiles, const Options& options, std::vector<
   }
   for (int a = 0; a < mol.size(); ++a) {
     Atom& atom = mol.atom(a);
-    if (!atom.chirality.empty() && mol.has_ring_bond(a) && should_invert_chirality(mol, a))
-      atom.chirality = atom.chirality == "@" ? "@@" : "@";
+    if (atom.chirality != 0 && mol.has_ring_bond(a) && should_invert_chirality(mol, a))
+      atom.chirality = atom.chirality == 1 ? 2 : 1;
   }
   std::string out;
   out.reserve(smiles.size() * 4);

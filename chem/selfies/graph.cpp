@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
-#include <queue>
 #include <set>
 
 #include "chem/elements.h"
@@ -55,19 +54,26 @@ struct Adjacency {
   const int* end(size_t i) const { return targets.data() + offsets[i + 1]; }
 };
 
-std::vector<int> greedy_matching(const Adjacency& graph) {
+void greedy_matching(const Adjacency& graph, std::vector<int>& matching) {
   const size_t n = graph.size();
-  std::vector<int> matching(n, -1);
-  std::vector<int> free_degree(n);
+  matching.assign(n, -1);
+  thread_local std::vector<int> free_degree;
+  free_degree.resize(n);
   using Item = std::pair<int, int>;  // (free degree, node): popped smallest first, like heapq
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue;
+  thread_local std::vector<Item> queue;  // a binary min-heap (pairs are unique: the order is total)
+  queue.clear();
+  const auto push = [](int degree, int node) {
+    queue.emplace_back(degree, node);
+    std::push_heap(queue.begin(), queue.end(), std::greater<>());
+  };
   for (size_t i = 0; i < n; ++i) {
     free_degree[i] = graph.degree(i);
-    queue.emplace(free_degree[i], static_cast<int>(i));
+    push(free_degree[i], static_cast<int>(i));
   }
   while (!queue.empty()) {
-    const int node = queue.top().second;
-    queue.pop();
+    std::pop_heap(queue.begin(), queue.end(), std::greater<>());
+    const int node = queue.back().second;
+    queue.pop_back();
     const auto u = static_cast<size_t>(node);
     if (matching[u] != -1 || free_degree[u] == 0) continue;
     int mate = -1;
@@ -83,10 +89,9 @@ std::vector<int> greedy_matching(const Adjacency& graph) {
       for (const int* adj = graph.begin(static_cast<size_t>(side)); adj != graph.end(static_cast<size_t>(side)); ++adj) {
         const auto a = static_cast<size_t>(*adj);
         free_degree[a] -= 1;
-        if (matching[a] == -1 && free_degree[a] > 0) queue.emplace(free_degree[a], *adj);
+        if (matching[a] == -1 && free_degree[a] > 0) push(free_degree[a], *adj);
       }
   }
-  return matching;
 }
 
 /// Alternating path from the unmatched `root` to another unmatched node, as a list of nodes
@@ -127,7 +132,7 @@ std::vector<int> augmenting_path(const Adjacency& graph, int root, const std::ve
 }
 
 bool perfect_matching(const Adjacency& graph, std::vector<int>& matching) {
-  matching = greedy_matching(graph);
+  greedy_matching(graph, matching);
   bool complete = true;
   for (const int m : matching) complete = complete && m != -1;
   if (complete) return true;
@@ -180,9 +185,10 @@ std::optional<Atom> parse_smiles_atom(std::string_view t) {
   if (t.size() < 2 || t.front() != '[' || t.back() != ']') {
     Atom atom;
     if (is_organic(t)) {
-      atom.element = std::string(t);
+      atom.element.assign(t);
     } else if (t == "b" || t == "c" || t == "n" || t == "o" || t == "s" || t == "p") {
-      atom.element = std::string(1, static_cast<char>(t[0] - 'a' + 'A'));
+      const char upper = static_cast<char>(t[0] - 'a' + 'A');
+      atom.element.assign(std::string_view(&upper, 1));
       atom.aromatic = true;
     } else {
       return std::nullopt;
@@ -207,10 +213,10 @@ std::optional<Atom> parse_smiles_atom(std::string_view t) {
   atom.aromatic = all_lower && kAromaticBracket.count(element) != 0;
   element[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(element[0])));
   if (!is_element(element)) return std::nullopt;
-  atom.element = element;
+  atom.element.assign(element);
   size_t at = 0;
   while (i < body.size() && body[i] == '@' && at < 2) ++i, ++at;
-  atom.chirality = std::string(at, '@');
+  atom.chirality = static_cast<int>(at);
   atom.h_count = 0;
   if (i < body.size() && body[i] == 'H') {
     ++i;
@@ -385,31 +391,36 @@ bool MolGraph::kekulize() {
   for (size_t i = 0; i < n && !any; ++i) any = delocalised_[i];
   if (!any) return true;
   // Each delocalised atom's partners over 1.5 bonds, in the order the bonds were added.
-  Adjacency partners;
+  // Scratch kept per thread: no allocation once the arrays have grown to the molecules seen.
+  thread_local Adjacency partners;
+  thread_local Adjacency graph;
+  thread_local std::vector<int> fill;
+  thread_local std::vector<int> label_to_node;
+  thread_local std::vector<int> node_to_label;
+  thread_local std::vector<int> matching;
   partners.offsets.assign(n + 1, 0);
   for (const auto& [a, b] : delocalised_bonds_) ++partners.offsets[static_cast<size_t>(a) + 1];
   for (size_t i = 0; i < n; ++i) partners.offsets[i + 1] += partners.offsets[i];
   partners.targets.resize(delocalised_bonds_.size());
   {
-    std::vector<int> fill(partners.offsets.begin(), partners.offsets.end() - 1);
+    fill.assign(partners.offsets.begin(), partners.offsets.end() - 1);
     for (const auto& [a, b] : delocalised_bonds_) partners.targets[static_cast<size_t>(fill[static_cast<size_t>(a)]++)] = b;
   }
   // The atoms that keep a double bond to place, labelled in ascending order.
-  std::vector<int> label_to_node;
-  std::vector<int> node_to_label(n, -1);
+  label_to_node.clear();
+  node_to_label.assign(n, -1);
   for (size_t i = 0; i < n; ++i)
     if (delocalised_[i] && !prune_from_delocalised(static_cast<int>(i), static_cast<size_t>(partners.degree(i)))) {
       node_to_label[i] = static_cast<int>(label_to_node.size());
       label_to_node.push_back(static_cast<int>(i));
     }
-  Adjacency graph;
-  graph.offsets.reserve(label_to_node.size() + 1);
+  graph.offsets.assign(1, 0);
+  graph.targets.clear();
   for (const int node : label_to_node) {
     for (const int* adj = partners.begin(static_cast<size_t>(node)); adj != partners.end(static_cast<size_t>(node)); ++adj)
       if (node_to_label[static_cast<size_t>(*adj)] >= 0) graph.targets.push_back(node_to_label[static_cast<size_t>(*adj)]);
     graph.offsets.push_back(static_cast<int>(graph.targets.size()));
   }
-  std::vector<int> matching;
   if (!perfect_matching(graph, matching)) return false;
   for (size_t node = 0; node < n; ++node) {
     if (!delocalised_[node]) continue;
@@ -428,19 +439,19 @@ bool MolGraph::kekulize() {
 // Writing SMILES
 
 void append_atom_text(std::string& s, const Atom& atom, bool brackets) {
-  const bool bare = !atom.isotope && atom.chirality.empty() && !atom.h_count && atom.charge == 0;
+  const bool bare = !atom.isotope && atom.chirality == 0 && !atom.h_count && atom.charge == 0;
   if (bare) {
-    s += atom.element;
+    s += std::string_view(atom.element);
     return;
   }
   if (brackets) s += '[';
   if (atom.isotope) append_int(s, *atom.isotope);
-  s += atom.element;
-  s += atom.chirality;
+  s += std::string_view(atom.element);
+  s.append(static_cast<size_t>(atom.chirality), '@');
   if (atom.h_count && *atom.h_count != 0) {
     s += 'H';
     append_int(s, *atom.h_count);
-  } else if (atom.h_count && !atom.isotope && atom.chirality.empty() && atom.charge == 0 && is_organic(atom.element)) {
+  } else if (atom.h_count && !atom.isotope && atom.chirality == 0 && atom.charge == 0 && is_organic(atom.element)) {
     s += "H0";  // [CH0]: an organic-subset atom that must not take implicit hydrogens
   }
   if (atom.charge != 0) {
@@ -450,18 +461,11 @@ void append_atom_text(std::string& s, const Atom& atom, bool brackets) {
   if (brackets) s += ']';
 }
 
-std::string_view bond_text(const Bond& bond) {
-  if (bond.order == 2) return "=";
-  if (bond.order == 3) return "#";
-  if (bond.stereo == '/') return "/";
-  if (bond.stereo == '\\') return "\\";
-  return {};
-}
-
 std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution) {
   std::string out;
   out.reserve(static_cast<size_t>(mol.size()) * 3);
-  std::vector<int> ring_number(static_cast<size_t>(mol.bond_total()), 0);  // one counter, never reused
+  thread_local std::vector<int> ring_number;  // per bond; one counter, never reused
+  ring_number.assign(static_cast<size_t>(mol.bond_total()), 0);
   int rings = 0;
   // Attribution of the text appended since `start`, when it is not empty.
   const auto attribute = [&](size_t start, const Provenance& from) {
@@ -483,7 +487,8 @@ std::string write_smiles(const MolGraph& mol, const Options& options, std::vecto
     size_t next = 0;
     bool close = false;
   };
-  std::vector<Frame> stack;
+  thread_local std::vector<Frame> stack;
+  stack.clear();
   for (size_t r = 0; r < mol.roots().size(); ++r) {
     if (r > 0) out += '.';
     const int root = mol.roots()[r];

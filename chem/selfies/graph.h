@@ -33,11 +33,27 @@ bool is_element(std::string_view element);
 /// B C N O S P F Cl Br I.
 bool is_organic(std::string_view element);
 
+/// An element symbol (one upper-case letter and an optional lower-case one), stored inline.
+class ElementSymbol {
+ public:
+  ElementSymbol() = default;
+  /// Keeps the first two characters of `s`.
+  void assign(std::string_view s) {
+    size_ = static_cast<uint8_t>(s.size() < 2 ? s.size() : 2);
+    for (size_t i = 0; i < size_; ++i) chars_[i] = s[i];
+  }
+  operator std::string_view() const { return {chars_, size_}; }  // NOLINT: used as text
+
+ private:
+  char chars_[2] = {};
+  uint8_t size_ = 0;
+};
+
 struct Atom {
-  std::string element;
+  ElementSymbol element;
   bool aromatic = false;
   std::optional<int> isotope;
-  std::string chirality;        ///< "", "@" or "@@"
+  int chirality = 0;            ///< the number of '@' (0, 1 or 2)
   std::optional<int> h_count;   ///< unset: implicit hydrogens (unbracketed atom)
   int charge = 0;
   int capacity = 0;             ///< bonding capacity under the constraints, hydrogens subtracted
@@ -160,7 +176,13 @@ inline std::string atom_text(const Atom& atom, bool brackets) {
   return s;
 }
 /// "", "=", "#" or the stereo character of a single bond.
-std::string_view bond_text(const Bond& bond);
+inline std::string_view bond_text(const Bond& bond) {
+  if (bond.order == 2) return "=";
+  if (bond.order == 3) return "#";
+  if (bond.stereo == '/') return "/";
+  if (bond.stereo == '\\') return "\\";
+  return {};
+}
 
 /// Writes the (kekulized) graph as SMILES in its own traversal order.
 std::string write_smiles(const MolGraph& mol, const Options& options, std::vector<AttributionMap>* attribution);
