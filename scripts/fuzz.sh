@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fastx_fuzz safetensors_fuzz tokenizer_json_fuzz gc_prt_fuzz codon_usage_fuzz annotation_fuzz selfies_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(fastx_fuzz safetensors_fuzz tokenizer_json_fuzz gc_prt_fuzz codon_usage_fuzz annotation_fuzz selfies_fuzz spectra_fuzz)
 
 say() { printf '[fuzz] %s\n' "$*"; }
 
@@ -46,6 +46,7 @@ seeds_for() {
     gc_prt_fuzz) echo "$here/tests/data/bio/gc.prt" ;;
     codon_usage_fuzz) echo "$here/tests/data/bio/Eecoli.cut $here/tests/data/bio/Ehuman.cut" ;;
     selfies_fuzz) echo "$here/tests/fuzz/corpus/selfies" ;;
+    spectra_fuzz) echo "$here/tests/data/spectra" ;;
     *) echo "" ;;
   esac
 }

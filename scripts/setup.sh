@@ -30,16 +30,17 @@ say() { printf '[setup] %s\n' "$*"; }
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-pthread libgloo-dev
-  libhts-dev librdkit-dev libhdf5-dev
+  libhts-dev librdkit-dev libhdf5-dev libpugixml-dev
   libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Real data used by tests, the demo and `strand tasks build` (no dependencies).
+# Real data used by tests, the demo and `strand tasks build` (no dependencies beyond libjs-jquery).
 data_packages=(
   htslib-test ncbi-data any2fasta-examples
   augustus-doc mmseqs2-examples infernal rdkit-data emboss-data
   openms-common  # HMDB SMILES (bench/chem_lm_evidence.sh, bench/finetune_evidence.sh)
   bowtie-examples  # E. coli 536 genome (bench/finetune_evidence.sh)
+  openms-doc lutefisk  # BSA mzML runs and an annotated QTOF spectrum (spectra tests)
 )
 # Data packages whose dependencies would pull in R: downloaded and unpacked with dpkg -x into
 # $data_dir/PACKAGE (never installed), where `strand tasks build` looks for them.

@@ -39,6 +39,7 @@ if(STRAND_FUZZ)
   strand_add_fuzzer(tokenizer_json_fuzz SOURCES "${_fuzz}/tokenizer_json_fuzz.cpp" LIBS strand_bio)
   strand_add_fuzzer(annotation_fuzz SOURCES "${_fuzz}/annotation_fuzz.cpp" LIBS strand_bio)
   strand_add_fuzzer(selfies_fuzz SOURCES "${_fuzz}/selfies_fuzz.cpp" LIBS strand_selfies)
+  strand_add_fuzzer(spectra_fuzz SOURCES "${_fuzz}/spectra_fuzz.cpp" LIBS strand_bio)
   add_custom_target(strand_fuzzers DEPENDS fastx_fuzz gc_prt_fuzz codon_usage_fuzz safetensors_fuzz tokenizer_json_fuzz
-                    annotation_fuzz selfies_fuzz)
+                    annotation_fuzz selfies_fuzz spectra_fuzz)
 endif()

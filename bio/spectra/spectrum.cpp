@@ -1,0 +1,30 @@
+#include "bio/spectra/spectrum.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "libseq/core/error.h"
+
+namespace strand::bio::spectra {
+
+void SpectrumReader::skip(const std::string& reason, const std::string& where, const std::string& detail) {
+  ++stats_.skipped;
+  ++stats_.reasons[reason];
+  if (stats_.first_skipped.empty()) stats_.first_skipped = where + ": " + detail;
+}
+
+std::unique_ptr<SpectrumReader> open_spectra(const std::string& path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".gz")) name.resize(name.size() - 3);
+  if (ends_with(".mgf")) return open_mgf(path);
+  if (ends_with(".mzml")) return open_mzml(path);
+  if (ends_with(".dta")) return open_dta(path);
+  throw InputError("'" + path +
+                   "': unknown spectrum file type (expected a name ending in .mgf, .mzML or .dta, optionally .gz)");
+}
+
+}  // namespace strand::bio::spectra
