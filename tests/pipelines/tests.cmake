@@ -24,3 +24,9 @@ strand_add_test(test_finetune
   LIBS strand_pipelines
   TORCH)
 strand_add_test(test_molecules SOURCES pipelines/test_molecules.cpp LIBS strand_pipelines)
+
+# De novo peptide sequencing: the model and its beam search.
+strand_add_test(test_denovo
+  SOURCES pipelines/test_denovo.cpp
+  LIBS strand_pipelines
+  TORCH)

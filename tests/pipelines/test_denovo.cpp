@@ -1,0 +1,183 @@
+// The de novo model and its beam search: the model's sinusoids against the scalar reference, the
+// two training stages' gradient flow, decoder causality, learning two spectra and decoding them
+// back, and the precursor-mass constraint of the beam search.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/optim/adam.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "bio/spectra/masses.h"
+#include "bio/spectra/preprocess.h"
+#include "pipelines/denovo_decode.h"
+#include "pipelines/denovo_model.h"
+
+namespace sp = strand::bio::spectra;
+namespace dn = strand::pipelines::denovo;
+
+namespace {
+
+dn::ModelConfig tiny_config() {
+  dn::ModelConfig c;
+  c.d_model = 32;
+  c.heads = 2;
+  c.ff_hidden = 64;
+  c.encoder_layers = 1;
+  c.decoder_layers = 1;
+  c.nar_layers = 1;
+  c.nar_length = 16;
+  return c;
+}
+
+/// A noise-free spectrum of the peptide: its b and y ions at charge 1, intensity 1, L2-normalised.
+sp::Spectrum ideal_spectrum(const sp::ResidueTable& table, const std::string& peptide, int charge) {
+  const auto tokens = table.parse(peptide);
+  sp::Spectrum s;
+  s.id = peptide;
+  s.peptide = peptide;
+  s.precursor_charge = charge;
+  s.precursor_mz = sp::mz_of(table.peptide_mass(tokens), charge);
+  std::vector<double> mz = table.b_ions(tokens);
+  for (const double y : table.y_ions(tokens)) mz.push_back(y);
+  std::sort(mz.begin(), mz.end());
+  s.mz = mz;
+  s.intensity.assign(mz.size(), 1.0 / std::sqrt(static_cast<double>(mz.size())));
+  return s;
+}
+
+double grad_norm(const at::Tensor& p) { return p.grad().defined() ? p.grad().norm().item<double>() : 0.0; }
+
+}  // namespace
+
+TEST(Denovo, SinusoidFeaturesMatchTheScalarReference) {
+  for (const int64_t d : {4, 5, 64}) {
+    for (const double x : {0.5, 123.456, 1999.9995}) {
+      std::vector<float> expected(static_cast<size_t>(d));
+      sp::sinusoidal_encode(x, static_cast<int>(d), 0.001, 10000, expected.data());
+      const at::Tensor got = dn::sinusoid_features(at::full({1}, x, at::kDouble), d, 0.001, 10000);
+      ASSERT_EQ(got.sizes(), (std::vector<int64_t>{1, d}));
+      for (int64_t k = 0; k < d; ++k)
+        EXPECT_NEAR(got[0][k].item<float>(), expected[static_cast<size_t>(k)], 1e-6) << "d " << d << " x " << x << " k " << k;
+    }
+  }
+}
+
+TEST(Denovo, StageOneTrainsEverythingStageTwoOnlyTheDecoder) {
+  torch::manual_seed(1);
+  dn::DenovoModel model(tiny_config());
+  const auto& table = model->table();
+  const std::vector<sp::Spectrum> spectra = {ideal_spectrum(table, "PEPTIDEK", 2), ideal_spectrum(table, "GASVM[Oxidation]K", 2)};
+  const dn::Batch batch = dn::make_batch(*model, spectra, true);
+  // Model ids in C-to-N order with the stop token: K E D L T P E P $.
+  EXPECT_EQ(batch.tokens.size(1), 9);
+  EXPECT_EQ(batch.tokens[0][0].item<int64_t>(), table.find("K") + 1);
+  EXPECT_EQ(batch.tokens[0][8].item<int64_t>(), model->stop_token());
+  EXPECT_EQ(batch.tokens[1][7].item<int64_t>(), 0);  // padding after GASVM[Oxidation]K's stop
+
+  auto stage1 = dn::training_losses(*model, batch, 1, 0.5);
+  ASSERT_TRUE(std::isfinite(stage1.total.item<double>()));
+  ASSERT_TRUE(stage1.nar.defined());
+  EXPECT_NEAR(stage1.total.item<double>(), 0.5 * stage1.ar.item<double>() + 0.5 * stage1.nar.item<double>(), 1e-5);
+  stage1.total.backward();
+  const auto params = model->named_parameters();
+  EXPECT_GT(grad_norm(params["peak_combiner.weight"]), 0);
+  EXPECT_GT(grad_norm(params["encoder.0.self_q.weight"]), 0);
+  EXPECT_GT(grad_norm(params["nar_head.weight"]), 0);
+  EXPECT_GT(grad_norm(params["head.weight"]), 0);
+  model->zero_grad();
+
+  auto stage2 = dn::training_losses(*model, batch, 2, 1.0);
+  ASSERT_TRUE(std::isfinite(stage2.total.item<double>()));
+  EXPECT_FALSE(stage2.nar.defined());
+  stage2.total.backward();
+  EXPECT_EQ(grad_norm(params["peak_combiner.weight"]), 0);
+  EXPECT_EQ(grad_norm(params["encoder.0.self_q.weight"]), 0);
+  EXPECT_EQ(grad_norm(params["nar.0.cross_kv.weight"]), 0);
+  EXPECT_GT(grad_norm(params["decoder.0.cross_kv.weight"]), 0);
+  EXPECT_GT(grad_norm(params["head.weight"]), 0);
+}
+
+TEST(Denovo, DecoderIsCausal) {
+  torch::manual_seed(2);
+  dn::DenovoModel model(tiny_config());
+  model->eval();
+  const auto& table = model->table();
+  const dn::Batch batch = dn::make_batch(*model, {ideal_spectrum(table, "PEPTIDEK", 2)}, true);
+  const auto enc = model->encode(batch);
+  at::Tensor tokens = batch.tokens.clone();
+  const at::Tensor a = model->decode(enc, tokens, {});
+  tokens[0][5] = table.find("W") + 1;
+  const at::Tensor b = model->decode(enc, tokens, {});
+  // Positions 0..5 see tokens before index 5 only; position 6 onwards sees the change.
+  EXPECT_TRUE(at::allclose(a.narrow(1, 0, 6), b.narrow(1, 0, 6), 1e-6, 1e-6));
+  EXPECT_FALSE(at::allclose(a.narrow(1, 6, 1), b.narrow(1, 6, 1), 1e-6, 1e-6));
+}
+
+TEST(Denovo, LearnsTwoSpectraAndDecodesThemBack) {
+  torch::manual_seed(3);
+  dn::DenovoModel model(tiny_config());
+  const auto& table = model->table();
+  const std::vector<std::string> peptides = {"PEPTIDEK", "GASVM[Oxidation]R"};
+  std::vector<sp::Spectrum> spectra;
+  for (const auto& p : peptides) spectra.push_back(ideal_spectrum(table, p, 2));
+  const dn::Batch batch = dn::make_batch(*model, spectra, true);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(3e-3));
+  double loss = 0;
+  for (int step = 0; step < 300; ++step) {
+    optimizer.zero_grad();
+    auto l = dn::training_losses(*model, batch, 1, std::min(1.0, step / 150.0));
+    l.ar.backward();
+    optimizer.step();
+    loss = l.ar.item<double>();
+  }
+  EXPECT_LT(loss, 0.2);
+  for (const int64_t beams : {1, 3}) {
+    dn::BeamOptions o;
+    o.beams = beams;
+    const auto predictions = dn::beam_search(*model, batch, o);
+    ASSERT_EQ(predictions.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(table.format(predictions[i].tokens), table.format(table.parse(peptides[i]))) << "beams " << beams;
+      EXPECT_EQ(predictions[i].aa_scores.size(), predictions[i].tokens.size());
+      EXPECT_GT(predictions[i].score, 0.5);
+      EXPECT_LE(predictions[i].score, 1.0);
+    }
+  }
+}
+
+TEST(Denovo, MassConstraintIsNeverViolated) {
+  torch::manual_seed(4);
+  dn::DenovoModel model(tiny_config());
+  const auto& table = model->table();
+  std::vector<sp::Spectrum> spectra;
+  for (const char* p : {"PEPTIDEK", "GASVK", "LLQDSVDFSLADAINTEFK", "[Acetyl]-AMDEK", "HQGVMVGM[Oxidation]GQK"})
+    spectra.push_back(ideal_spectrum(table, p, 2));
+  const dn::Batch batch = dn::make_batch(*model, spectra, false);
+  dn::BeamOptions o;
+  o.beams = 4;
+  o.max_length = 25;
+  o.tolerance_ppm = 20;
+  const auto constrained = dn::beam_search(*model, batch, o);
+  int found = 0;
+  for (size_t i = 0; i < spectra.size(); ++i) {
+    const auto& p = constrained[i];
+    if (p.tokens.empty()) continue;
+    ++found;
+    EXPECT_TRUE(sp::precursor_matches(table.peptide_mass(p.tokens), spectra[i].precursor_mz, 2, 20, 0, 1))
+        << table.format(p.tokens) << " for " << spectra[i].peptide;
+    for (size_t k = 1; k < p.tokens.size(); ++k)
+      EXPECT_NE(table.residues()[static_cast<size_t>(p.tokens[k])].amino_acid, 0) << "N-terminal token inside";
+  }
+  EXPECT_GT(found, 0);
+  o.mass_constrained = false;
+  const auto free = dn::beam_search(*model, batch, o);
+  int violating = 0;
+  for (size_t i = 0; i < spectra.size(); ++i)
+    if (!free[i].tokens.empty() &&
+        !sp::precursor_matches(table.peptide_mass(free[i].tokens), spectra[i].precursor_mz, 2, 20, 0, 1))
+      ++violating;
+  EXPECT_GT(violating, 0) << "the untrained model should produce peptides of the wrong mass without the constraint";
+}
