@@ -15,6 +15,7 @@ int cmd_predict(int argc, char** argv);
 int cmd_evaluate_molecules(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_molecules(int argc, char** argv);
+int cmd_denovo(int argc, char** argv);
 
 struct Command {
   const char* name;

@@ -248,6 +248,19 @@ at::Tensor DenovoModelImpl::decode(const Encoded& enc, const at::Tensor& tokens,
   return head_->forward(decoder_norm_->forward(x));
 }
 
+void DenovoModelImpl::freeze_encoder_side() {
+  static const char* kPrefixes[] = {"peak_combiner.", "latent_spectrum", "charge_embedding.", "encoder.",
+                                    "encoder_norm.", "nar.", "nar_norm.", "nar_head."};
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    bool encoder_side = false;
+    for (const char* prefix : kPrefixes) encoder_side = encoder_side || name.rfind(prefix, 0) == 0;
+    if (!encoder_side) continue;
+    item.value().set_requires_grad(false);
+    item.value().mutable_grad() = at::Tensor();
+  }
+}
+
 std::vector<int64_t> model_ids(const DenovoModelImpl& model, const std::vector<int>& tokens) {
   std::vector<int64_t> ids;
   ids.reserve(tokens.size() + 1);

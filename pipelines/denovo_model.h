@@ -132,8 +132,14 @@ class DenovoModelImpl : public torch::nn::Module {
   /// `nar_features` defined: stage-2 cross-attention over [nar_features; memory].
   at::Tensor decode(const Encoded& enc, const at::Tensor& tokens, const at::Tensor& nar_features);
 
-  /// Cross-attention memory of the autoregressive decoder for the stage (`cross_decoder`: stage 2).
+  /// Cross-attention memory of the autoregressive decoder: the encoder output, or in stage 2
+  /// (nar_features defined) [NAR features; encoder output] with position codes.
   std::pair<at::Tensor, at::Tensor> decoder_memory(const Encoded& enc, const at::Tensor& nar_features);
+
+  /// Stage 2: the encoder side (peak encoder, latent spectrum, charge embedding, encoder, NAR
+  /// decoder) stops requiring gradients and its gradients are dropped, so an optimizer leaves it
+  /// unchanged. Idempotent.
+  void freeze_encoder_side();
 
  private:
   ModelConfig config_;

@@ -3,4 +3,5 @@ set(STRAND_SEQ_IO_SOURCES
   io/mmap_file.cpp
   io/text_lines.cpp
   io/safetensors.cpp
+  io/svg_plot.cpp
 )

@@ -7,13 +7,19 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "bio/spectra/masses.h"
 #include "bio/spectra/preprocess.h"
+#include "bio/spectra/mztab.h"
+#include "libseq/core/error.h"
+#include "libseq/io/atomic_file.h"
+#include "pipelines/denovo.h"
 #include "pipelines/denovo_decode.h"
 #include "pipelines/denovo_model.h"
+#include "temp_dir.h"
 
 namespace sp = strand::bio::spectra;
 namespace dn = strand::pipelines::denovo;
@@ -180,4 +186,100 @@ TEST(Denovo, MassConstraintIsNeverViolated) {
         !sp::precursor_matches(table.peptide_mass(free[i].tokens), spectra[i].precursor_mz, 2, 20, 0, 1))
       ++violating;
   EXPECT_GT(violating, 0) << "the untrained model should produce peptides of the wrong mass without the constraint";
+}
+
+TEST(Denovo, SavedModelReloadsIdentically) {
+  strand_tests::TempDir dir("denovo-io");
+  torch::manual_seed(5);
+  dn::DenovoModel model(tiny_config());
+  sp::PreprocessOptions pre;
+  pre.max_peaks = 77;
+  dn::save_denovo_model(dir / "m", *model, pre, {{"note", "test"}});
+  const auto loaded = dn::load_denovo_model(dir / "m");
+  EXPECT_EQ(loaded.preprocess.max_peaks, 77);
+  EXPECT_EQ(loaded.config.at("provenance").at("note"), "test");
+  const auto a = model->named_parameters();
+  const auto b = loaded.model->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& item : a) EXPECT_TRUE(at::equal(item.value(), b[item.key()])) << item.key();
+  // Not a de novo model, and weights that do not fit the config.
+  std::filesystem::create_directories(dir / "x");
+  strand::io::write_file_atomic(dir / "x/config.json", "{\"kind\": \"sequence\"}");
+  try {
+    dn::load_denovo_model(dir / "x");
+    FAIL() << "no error";
+  } catch (const strand::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a de novo model"), std::string::npos) << e.what();
+  }
+  auto other = tiny_config();
+  other.d_model = 48;
+  dn::DenovoModel wider(other);
+  dn::save_denovo_model(dir / "w", *wider, pre, {});
+  strand::io::write_file_atomic(dir / "w/config.json", strand::io::read_file(dir / "m/config.json"));
+  EXPECT_THROW(dn::load_denovo_model(dir / "w"), strand::ShapeError);
+}
+
+// train -> sequence -> evaluate on the 128 annotated real spectra of the Casanovo sample.
+TEST(Denovo, TrainSequenceEvaluatePipeline) {
+  strand_tests::TempDir dir("denovo-pipeline");
+  const std::string mgf = std::string(STRAND_TEST_DATA) + "/spectra/casanovo_sample_preprocessed_spectra.mgf";
+  dn::TrainOptions t;
+  t.train = {mgf};
+  t.valid = {mgf};
+  t.arch = "tiny";
+  t.out = dir / "run";
+  t.steps = 12;
+  t.stage2_steps = 4;
+  t.batch = 8;
+  t.val_every = 8;
+  t.checkpoint_every = 8;
+  const auto trained = dn::run_denovo_train(t);
+  EXPECT_EQ(trained.train_spectra, 128);
+  EXPECT_EQ(trained.steps, 16);
+  EXPECT_GT(trained.valid_loss, 0);
+  // Interrupted at step 10 (stage 1) and resumed: it crosses into stage 2 and ends with the
+  // weights of the uninterrupted run.
+  const auto final_model = dn::load_denovo_model(dir / "run/model");
+  dn::TrainOptions part = t;
+  part.out = dir / "part";
+  part.until_step = 10;
+  EXPECT_EQ(dn::run_denovo_train(part).steps, 10);
+  EXPECT_FALSE(std::filesystem::exists(dir / "part/model"));
+  part.until_step = 0;
+  part.resume = true;
+  EXPECT_EQ(dn::run_denovo_train(part).steps, 16);
+  const auto resumed = dn::load_denovo_model(dir / "part/model");
+  for (const auto& item : final_model.model->named_parameters())
+    EXPECT_TRUE(at::equal(item.value(), resumed.model->named_parameters()[item.key()])) << item.key();
+
+  dn::SequenceOptions q;
+  q.model = dir / "run/model";
+  q.inputs = {mgf};
+  q.output = dir / "pred.mztab";
+  q.beam.beams = 2;
+  q.beam.max_length = 0;
+  q.beam.mass_constrained = false;  // an untrained model rarely meets the precursor mass
+  const auto sequenced = dn::run_denovo_sequence(q);
+  EXPECT_EQ(sequenced.spectra, 128);
+  EXPECT_EQ(sequenced.sequenced + sequenced.no_peptide, 128);
+  EXPECT_GT(sequenced.sequenced, 0);
+  const std::string mztab = strand::io::read_file(q.output);
+  EXPECT_TRUE(sp::validate_mztab(mztab).empty());
+  EXPECT_NE(mztab.find("ms_run[1]:index=0"), std::string::npos);
+
+  dn::EvaluateOptions e;
+  e.predictions = q.output;
+  e.spectra = {mgf};
+  e.out = dir / "eval";
+  const auto result = dn::run_denovo_evaluate(e);
+  EXPECT_EQ(result.n_annotated, 128);
+  EXPECT_EQ(result.n_predicted, sequenced.sequenced);
+  EXPECT_GE(result.aa_precision, 0);
+  EXPECT_LE(result.aa_precision, 1);
+  EXPECT_NE(strand::io::read_file(dir / "eval.json").find("\"peptide_recall\""), std::string::npos);
+  EXPECT_EQ(strand::io::read_file(dir / "eval.curve.csv").rfind("coverage,precision,score\n", 0), 0u);
+  EXPECT_NE(strand::io::read_file(dir / "eval.curve.svg").find("<svg"), std::string::npos);
+  // The spectrum files must be given in the order they were sequenced.
+  e.spectra = {std::string(STRAND_TEST_DATA) + "/spectra/depthcharge_TMT10-Trial-8.mgf"};
+  EXPECT_THROW(dn::run_denovo_evaluate(e), strand::ConfigError);
 }
