@@ -20,8 +20,9 @@ constexpr const char* kAbout =
     "(M[Oxidation]) or mass-delta (M+15.995) notation.";
 
 void print_usage(std::ostream& os) {
-  os << "Usage: strand denovo <train|sequence|evaluate> [options]   (strand denovo <sub> --help for details)\n\n"
+  os << "Usage: strand denovo <simulate|train|sequence|evaluate> [options]   (strand denovo <sub> --help for details)\n\n"
      << kAbout << "\n\n"
+     << "  simulate   simulate annotated spectra of a protein FASTA's tryptic peptides (MGF)\n"
      << "  train      train a model on annotated spectra (MGF with SEQ=)\n"
      << "  sequence   sequence spectra with a model, writing mzTab\n"
      << "  evaluate   score predictions (mzTab) against annotated spectra\n";
@@ -84,6 +85,51 @@ int run_train(int argc, char** argv) {
   std::cerr << "\n";
   for (const auto& [reason, n] : s.dropped) std::cerr << "  left out: " << n << " (" << reason << ")\n";
   std::cerr << "model: " << o.out << "/model\n";
+  return 0;
+}
+
+int run_simulate(int argc, char** argv) {
+  CommonOptions common;
+  dn::SimulateOptions o;
+  auto& sim = o.simulation;
+  po::options_description opts("denovo simulate options");
+  opts.add_options()
+    ("fasta", po::value<std::vector<std::string>>(&o.fasta)->multitoken()->composing()->required(),
+     "protein FASTA files (plain or gzip) to digest with trypsin; repeatable")
+    ("out,o", po::value<std::string>(&o.out)->required(), "output prefix: OUT.train.mgf and OUT.test.mgf")
+    ("train-spectra", po::value<int64_t>(&o.train_spectra)->default_value(o.train_spectra), "spectra in OUT.train.mgf")
+    ("test-spectra", po::value<int64_t>(&o.test_spectra)->default_value(o.test_spectra), "spectra in OUT.test.mgf")
+    ("test-fraction", po::value<double>(&o.test_fraction)->default_value(o.test_fraction),
+     "share of the distinct peptides held out for OUT.test.mgf (no peptide is in both files)")
+    ("missed-cleavages", po::value<int>(&o.digest.missed_cleavages)->default_value(o.digest.missed_cleavages),
+     "uncut K/R sites a peptide may contain")
+    ("min-length", po::value<int>(&o.digest.min_length)->default_value(o.digest.min_length), "shortest peptide")
+    ("max-length", po::value<int>(&o.digest.max_length)->default_value(o.digest.max_length), "longest peptide")
+    ("missing", po::value<double>(&sim.missing_probability)->default_value(sim.missing_probability),
+     "probability that a fragment peak is missing")
+    ("fragment-ppm", po::value<double>(&sim.fragment_ppm_sigma)->default_value(sim.fragment_ppm_sigma),
+     "standard deviation of the fragment m/z error, ppm")
+    ("precursor-ppm", po::value<double>(&sim.precursor_ppm)->default_value(sim.precursor_ppm),
+     "largest precursor m/z error, ppm")
+    ("isotope-error", po::value<double>(&sim.isotope_error_probability)->default_value(sim.isotope_error_probability),
+     "probability that the precursor is the +1 isotope")
+    ("noise-min", po::value<int>(&sim.noise_peaks_min)->default_value(sim.noise_peaks_min), "fewest noise peaks")
+    ("noise-max", po::value<int>(&sim.noise_peaks_max)->default_value(sim.noise_peaks_max), "most noise peaks");
+  po::variables_map vm;
+  if (!parse_command(argc, argv, "strand denovo simulate --fasta FILE... --out PREFIX [options]",
+                     "Digests proteins with trypsin (after K/R, not before P) and simulates annotated MS/MS spectra of "
+                     "the peptides: b, y, a2 and immonium ions, 2+ fragments, water and ammonia losses, missing "
+                     "fragments, noise peaks, fragment and precursor m/z errors, isotope errors, M oxidation and "
+                     "N-terminal acetylation at random, C carbamidomethylated. Train and test files hold disjoint "
+                     "peptides. Deterministic under --seed.",
+                     opts, common, vm))
+    return 0;
+  o.seed = common.seed;
+  const auto s = dn::run_denovo_simulate(o);
+  std::cerr << s.peptides << " distinct peptides: " << s.train_peptides << " for training, " << s.test_peptides
+            << " held out\nwrote " << o.out << ".train.mgf (" << o.train_spectra << " spectra)";
+  if (s.test_peptides > 0 && o.test_spectra > 0) std::cerr << " and " << o.out << ".test.mgf (" << o.test_spectra << ")";
+  std::cerr << "\n";
   return 0;
 }
 
@@ -167,10 +213,11 @@ int cmd_denovo(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string sub = argv[1];
+  if (sub == "simulate") return run_simulate(argc - 1, argv + 1);
   if (sub == "train") return run_train(argc - 1, argv + 1);
   if (sub == "sequence") return run_sequence(argc - 1, argv + 1);
   if (sub == "evaluate") return run_evaluate(argc - 1, argv + 1);
-  throw InputError("unknown 'denovo' subcommand '" + sub + "' (expected train, sequence or evaluate; see "
+  throw InputError("unknown 'denovo' subcommand '" + sub + "' (expected simulate, train, sequence or evaluate; see "
                    "'strand denovo --help')");
 }
 

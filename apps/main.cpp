@@ -24,7 +24,7 @@ const Command* commands() {
       {"convert", &cmd_convert, "import a model directory (Hugging Face ESM/NTv2, Mamba, mamba_ssm)"},
       {"tasks", &cmd_tasks, "list or build real supervised tasks from Debian data packages"},
       {"molecules", &cmd_molecules, "convert molecule files (SMILES, SELFIES corpora, CSV/TSV, SDF) through RDKit"},
-      {"denovo", &cmd_denovo, "de novo peptide sequencing from MS/MS spectra: train, sequence (mzTab), evaluate"},
+      {"denovo", &cmd_denovo, "de novo peptide sequencing from MS/MS spectra: simulate, train, sequence (mzTab), evaluate"},
       {"generate", &cmd_generate, "sample molecules from a chemical language model (SMILES or SELFIES)"},
       {"evaluate-molecules", &cmd_evaluate_molecules, "validity, novelty, diversity and properties of generated molecules"},
       {nullptr, nullptr, nullptr},

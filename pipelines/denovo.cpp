@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "libseq/core/error.h"
 #include "bio/spectra/mztab.h"
@@ -287,6 +288,36 @@ bool is_mzml(const std::string& path) {
 std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
 
 }  // namespace
+
+SimulateSummary run_denovo_simulate(const SimulateOptions& o) {
+  STRAND_CHECK(!o.fasta.empty(), "denovo simulate: no protein FASTA files (--fasta FILE...)");
+  STRAND_CHECK(o.test_fraction >= 0 && o.test_fraction < 1, "denovo simulate: --test-fraction must be in [0, 1), found ",
+               o.test_fraction);
+  STRAND_CHECK(o.train_spectra >= 1 && o.test_spectra >= 0, "denovo simulate: spectrum counts must be positive");
+  o.simulation.validate();
+  const sp::ResidueTable table = sp::ResidueTable::casanovo();
+  std::vector<std::string> peptides;
+  std::set<std::string> seen;
+  for (const auto& path : o.fasta)
+    for (auto& p : sp::digest_fasta(path, table, o.digest))
+      if (seen.insert(p).second) peptides.push_back(std::move(p));
+  SimulateSummary summary;
+  summary.peptides = static_cast<int64_t>(peptides.size());
+  const auto n_test = static_cast<int64_t>(std::floor(o.test_fraction * static_cast<double>(peptides.size())));
+  STRAND_CHECK(static_cast<int64_t>(peptides.size()) - n_test >= 1 && (o.test_fraction == 0 || n_test >= 1),
+               "denovo simulate: the digest gave ", peptides.size(), " peptide(s), too few for a train/test split");
+  const std::vector<int64_t> order = epoch_order(static_cast<int64_t>(peptides.size()), o.seed, 0);
+  std::vector<std::string> train;
+  std::vector<std::string> test;
+  for (size_t i = 0; i < order.size(); ++i)
+    (static_cast<int64_t>(i) < n_test ? test : train).push_back(peptides[static_cast<size_t>(order[i])]);
+  summary.train_peptides = static_cast<int64_t>(train.size());
+  summary.test_peptides = static_cast<int64_t>(test.size());
+  sp::write_mgf(o.out + ".train.mgf", sp::simulate_spectra(table, train, o.train_spectra, o.simulation, o.seed));
+  if (!test.empty() && o.test_spectra > 0)
+    sp::write_mgf(o.out + ".test.mgf", sp::simulate_spectra(table, test, o.test_spectra, o.simulation, o.seed + 1));
+  return summary;
+}
 
 SequenceSummary run_denovo_sequence(const SequenceOptions& o) {
   STRAND_CHECK(!o.inputs.empty(), "denovo sequence: no spectrum files");

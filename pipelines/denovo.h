@@ -23,6 +23,7 @@
 
 #include "bio/spectra/evaluate.h"
 #include "bio/spectra/preprocess.h"
+#include "bio/spectra/simulate.h"
 #include "pipelines/denovo_decode.h"
 #include "pipelines/denovo_model.h"
 
@@ -84,6 +85,27 @@ struct TrainSummary {
 };
 
 TrainSummary run_denovo_train(const TrainOptions& options);
+
+struct SimulateOptions {
+  std::vector<std::string> fasta;   ///< protein FASTA files to digest
+  std::string out;                  ///< prefix: OUT.train.mgf and (test_fraction > 0) OUT.test.mgf
+  int64_t train_spectra = 10000;
+  int64_t test_spectra = 1000;
+  double test_fraction = 0.1;       ///< share of the distinct peptides held out for the test file
+  bio::spectra::DigestOptions digest;
+  bio::spectra::SimulationOptions simulation;
+  uint64_t seed = 42;
+};
+
+struct SimulateSummary {
+  int64_t peptides = 0;       ///< distinct peptides of the digest
+  int64_t train_peptides = 0;
+  int64_t test_peptides = 0;
+};
+
+/// Digests the proteins, splits the distinct peptides at random (seeded) into train and test so
+/// that no peptide is in both, and writes annotated MGF files of simulated spectra for each.
+SimulateSummary run_denovo_simulate(const SimulateOptions& options);
 
 struct SequenceOptions {
   std::string model;                ///< model directory (OUT/model of train)

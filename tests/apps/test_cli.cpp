@@ -46,7 +46,8 @@ const std::string kFasta = std::string(STRAND_TEST_DATA) + "/pipelines/ce_3x600.
 }  // namespace
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"info", "tokenize", "pretrain", "embed", "embed merge", "convert", "tasks build", "tasks list", "finetune", "predict"}) {
+  for (const char* cmd : {"info", "tokenize", "pretrain", "embed", "embed merge", "convert", "tasks build", "tasks list", "finetune", "predict",
+                          "denovo simulate", "denovo train", "denovo sequence", "denovo evaluate"}) {
     const auto r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find(std::string("Usage: strand ") + cmd), std::string::npos) << r.output;
@@ -284,4 +285,34 @@ TEST(Cli, FinetuneOnTwoRanksMatchesOneProcess) {
   EXPECT_EQ(m1.at("steps"), m2.at("steps"));
   EXPECT_NEAR(m1.at("test").at("accuracy").get<double>(), m2.at("test").at("accuracy").get<double>(), 1e-9);
   fs::remove_all(dir);
+}
+
+// De novo sequencing from the command line: simulate spectra of a protein's tryptic peptides,
+// train a tiny model, sequence the held-out spectra to mzTab and evaluate it.
+TEST(Cli, DenovoSimulateTrainSequenceEvaluate) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("strand-cli-denovo-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream fa(dir + "/p.fa");
+    fa << ">BSA fragment\nDTHKSEIAHRFKDLGEEHFKGLVLIAFSQYLQQCPFDEHVKLVNELTEFAKTCVADESHAGCEKSLHTLFGDELCKVASLRETYGDMADCCEKQEPERNECFLSHKDDSPDLPKLKPDPNTLCDEFKADEKKFWGKYLYEIARRHPYFYAPELLYYANKYNGVFQECCQAEDKGACLLPKIETMREKVLASSARQRLRCASIQKFGERALKAWSVARLSQKFPKAEFVEVTKLVTDLTKVHKECCHGDLLECADDRADLAKYICDNQDTISSKLKECCDKPLLEKSHCIAEVEKDAIPENLPPLTADFAEDKDVCKNYQEAKDAFLGSFLYEYSRRHPEYAVSVLLRLAKEYEATLEECCAKDDPHACYSTVFDKLKHLVDEPQNLIKQNCDQFEKLGEYGFQNALIVRYTRKVPQVSTPTLVEVSRSLGKVGTRCCTKPESERMPCTEDYLSLILNRLCVLHEKTPVSEKVTKCCTESLVNRRPCFSALTPDETYVPKAFDEKLFTFHADICTLPDTEKQIKKQTALVELLKHKPKATEEQLKTVMENFVAFVDKCCAADDKEACFAVEGPKLVVSTQTALA\n";
+  }
+  const auto sim = run("denovo simulate --fasta " + dir + "/p.fa --out " + dir + "/sim --train-spectra 64 --test-spectra 16 -q");
+  ASSERT_EQ(sim.status, 0) << sim.output;
+  const auto train = run("denovo train --train " + dir + "/sim.train.mgf --steps 6 --batch 8 --out " + dir +
+                         "/run --threads 1 -q");
+  ASSERT_EQ(train.status, 0) << train.output;
+  EXPECT_NE(train.output.find("on 64 spectra"), std::string::npos) << train.output;
+  const auto seq = run("denovo sequence -m " + dir + "/run/model -o " + dir + "/pred.mztab " + dir +
+                       "/sim.test.mgf --beams 2 --no-mass-constraint --threads 1 -q");
+  ASSERT_EQ(seq.status, 0) << seq.output;
+  EXPECT_NE(seq.output.find("of 16 MS2 spectra"), std::string::npos) << seq.output;
+  const auto eval = run("denovo evaluate -p " + dir + "/pred.mztab -s " + dir + "/sim.test.mgf -o " + dir + "/eval -q");
+  ASSERT_EQ(eval.status, 0) << eval.output;
+  EXPECT_NE(eval.output.find("annotated 16"), std::string::npos) << eval.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/eval.curve.svg"));
+  const auto bad = run("denovo sequence -m " + dir + "/run -o " + dir + "/x.mztab " + dir + "/sim.test.mgf");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("config.json"), std::string::npos) << bad.output;
+  std::filesystem::remove_all(dir);
 }
