@@ -51,6 +51,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"heads", heads},
           {"ff_hidden", ff_hidden},
           {"encoder_layers", encoder_layers},
+          {"encoder_pattern", encoder_pattern},
           {"decoder_layers", decoder_layers},
           {"nar_layers", nar_layers},
           {"nar_length", nar_length},
@@ -62,7 +63,8 @@ nlohmann::json ModelConfig::to_json() const {
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
-  static const char* kKeys[] = {"d_model",    "heads",      "ff_hidden",          "encoder_layers", "decoder_layers",
+  static const char* kKeys[] = {"d_model",    "heads",      "ff_hidden",          "encoder_layers", "encoder_pattern",
+                                "decoder_layers",
                                 "nar_layers", "nar_length", "max_charge",         "max_peptide_length", "reverse",
                                 "merge_isoleucine", "modifications"};
   if (!j.is_object()) throw ConfigError("de novo model config: expected a JSON object");
@@ -84,6 +86,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (c.d_model % c.heads != 0 || c.d_model % 2 != 0)
     throw ConfigError("de novo model config: d_model (" + std::to_string(c.d_model) +
                       ") must be even and a multiple of heads (" + std::to_string(c.heads) + ")");
+  if (j.contains("encoder_pattern")) {
+    if (!j.at("encoder_pattern").is_string())
+      throw ConfigError("de novo model config: 'encoder_pattern' must be a string of layer letters");
+    c.encoder_pattern = j.at("encoder_pattern").get<std::string>();
+  }
   for (const char* key : {"reverse", "merge_isoleucine"})
     if (j.contains(key) && !j.at(key).is_boolean())
       throw ConfigError(std::string("de novo model config: '") + key + "' must be true or false");
@@ -173,9 +180,20 @@ DenovoModelImpl::DenovoModelImpl(ModelConfig config)
   charge_embedding_ = register_module("charge_embedding", torch::nn::Embedding(config_.max_charge, d));
   token_embedding_ = register_module("token_embedding", torch::nn::Embedding(vocab_, d));
   mass_combiner_ = register_module("mass_combiner", torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
-  encoder_ = register_module("encoder", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config_.encoder_layers; ++i) encoder_->push_back(Layer(d, config_.heads, config_.ff_hidden, false));
-  encoder_norm_ = register_module("encoder_norm", nn::Norm(d, nn::NormKind::Layer, 1e-5, true));
+  if (config_.encoder_pattern.empty()) {
+    encoder_ = register_module("encoder", torch::nn::ModuleList());
+    for (int64_t i = 0; i < config_.encoder_layers; ++i)
+      encoder_->push_back(Layer(d, config_.heads, config_.ff_hidden, false));
+    encoder_norm_ = register_module("encoder_norm", nn::Norm(d, nn::NormKind::Layer, 1e-5, true));
+  } else {
+    models::BackboneConfig backbone;
+    backbone.d_model = d;
+    backbone.pattern = config_.encoder_pattern;
+    backbone.causal = false;
+    backbone.mlp_hidden = config_.ff_hidden;
+    backbone.normalise("de novo model config: encoder_pattern");
+    encoder_backbone_ = register_module("encoder_backbone", models::Backbone(backbone));
+  }
   decoder_ = register_module("decoder", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.decoder_layers; ++i) decoder_->push_back(Layer(d, config_.heads, config_.ff_hidden, true));
   decoder_norm_ = register_module("decoder_norm", nn::Norm(d, nn::NormKind::Layer, 1e-5, true));
@@ -198,11 +216,16 @@ DenovoModelImpl::Encoded DenovoModelImpl::encode(const Batch& batch) {
   at::Tensor x = at::cat({latent_spectrum_.expand({b, 1, d}), peaks}, 1);
   const at::Tensor mask =
       at::cat({at::ones({b, 1}, batch.peak_mask.options().dtype(at::kBool)), batch.peak_mask.to(at::kBool)}, 1);
-  for (const auto& layer : *encoder_) x = layer->as<LayerImpl>()->forward(x, mask, false, {}, {});
+  if (encoder_backbone_) {
+    x = encoder_backbone_->forward(x, mask);  // ends with its own final norm
+  } else {
+    for (const auto& layer : *encoder_) x = layer->as<LayerImpl>()->forward(x, mask, false, {}, {});
+    x = encoder_norm_->forward(x);
+  }
   const at::Tensor charge = batch.charge.clamp(1, config_.max_charge) - 1;
   const at::Tensor precursor = sinusoid_features(batch.precursor_mass, d, kMassLambdaMin, kMassLambdaMax) +
                                charge_embedding_->forward(charge);
-  return {encoder_norm_->forward(x), mask, precursor, batch.precursor_mass.to(at::kDouble)};
+  return {x, mask, precursor, batch.precursor_mass.to(at::kDouble)};
 }
 
 std::pair<at::Tensor, at::Tensor> DenovoModelImpl::nar_forward(const Encoded& enc) {
@@ -250,7 +273,7 @@ at::Tensor DenovoModelImpl::decode(const Encoded& enc, const at::Tensor& tokens,
 
 void DenovoModelImpl::freeze_encoder_side() {
   static const char* kPrefixes[] = {"peak_combiner.", "latent_spectrum", "charge_embedding.", "encoder.",
-                                    "encoder_norm.", "nar.", "nar_norm.", "nar_head."};
+                                    "encoder_backbone.", "encoder_norm.", "nar.", "nar_norm.", "nar_head."};
   for (auto& item : named_parameters()) {
     const std::string& name = item.key();
     bool encoder_side = false;

@@ -6,7 +6,9 @@
 // Encoder. Each peak (m/z, intensity) becomes sinusoidal features of m/z (wavelengths 0.001 ..
 // 10,000) and of intensity (1e-6 .. 1), computed in double precision and combined by a linear map
 // (depthcharge 0.4's PeakEncoder); a learned "latent spectrum" token is prepended; then
-// `encoder_layers` bidirectional transformer layers over the peaks (a set: no positions).
+// `encoder_layers` bidirectional transformer layers over the peaks (a set: no positions), or,
+// with `encoder_pattern` set, a bidirectional backbone of that layer pattern (libseq/models,
+// e.g. "MAMA": Mamba and attention blocks) over the peaks in m/z order.
 //
 // Autoregressive decoder. Input position 0 is the precursor (sinusoid of the neutral mass plus a
 // charge embedding); position t > 0 is residue token t. Every position also gets a sinusoidal
@@ -50,6 +52,7 @@
 
 #include "bio/spectra/masses.h"
 #include "bio/spectra/spectrum.h"
+#include "libseq/models/backbone.h"
 #include "libseq/nn/layers.h"
 
 namespace strand::pipelines::denovo {
@@ -59,6 +62,7 @@ struct ModelConfig {
   int64_t heads = 4;
   int64_t ff_hidden = 512;
   int64_t encoder_layers = 3;
+  std::string encoder_pattern;   ///< "": attention layers; else a backbone pattern (letters of libseq/models)
   int64_t decoder_layers = 3;
   int64_t nar_layers = 2;        ///< 0: no non-autoregressive decoder
   int64_t nar_length = 40;       ///< CTC output positions
@@ -152,6 +156,7 @@ class DenovoModelImpl : public torch::nn::Module {
   torch::nn::Embedding token_embedding_{nullptr};
   torch::nn::Linear mass_combiner_{nullptr};
   torch::nn::ModuleList encoder_{nullptr};
+  models::Backbone encoder_backbone_{nullptr};
   torch::nn::ModuleList decoder_{nullptr};
   torch::nn::ModuleList nar_{nullptr};
   nn::Norm encoder_norm_{nullptr}, decoder_norm_{nullptr}, nar_norm_{nullptr};

@@ -283,3 +283,24 @@ TEST(Denovo, TrainSequenceEvaluatePipeline) {
   e.spectra = {std::string(STRAND_TEST_DATA) + "/spectra/depthcharge_TMT10-Trial-8.mgf"};
   EXPECT_THROW(dn::run_denovo_evaluate(e), strand::ConfigError);
 }
+
+TEST(Denovo, EncoderFromALayerPattern) {
+  torch::manual_seed(6);
+  auto config = tiny_config();
+  config.encoder_pattern = "MA";
+  const auto round_trip = dn::ModelConfig::from_json(config.to_json());
+  EXPECT_EQ(round_trip.encoder_pattern, "MA");
+  dn::DenovoModel model(config);
+  const auto& table = model->table();
+  const dn::Batch batch = dn::make_batch(*model, {ideal_spectrum(table, "PEPTIDEK", 2), ideal_spectrum(table, "GASVK", 3)}, true);
+  auto losses = dn::training_losses(*model, batch, 1, 0.5);
+  ASSERT_TRUE(std::isfinite(losses.total.item<double>()));
+  losses.total.backward();
+  double backbone_grad = 0;
+  for (const auto& item : model->named_parameters())
+    if (item.key().rfind("encoder_backbone.", 0) == 0) backbone_grad += grad_norm(item.value());
+  EXPECT_GT(backbone_grad, 0);
+  auto bad = tiny_config();
+  bad.encoder_pattern = "Q";
+  EXPECT_THROW(dn::DenovoModel{bad}, strand::ConfigError);
+}
