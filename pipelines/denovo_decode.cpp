@@ -20,6 +20,7 @@ struct Beam {
   double score = 0;              ///< sum of log_probs
   double residue_mass = 0;       ///< sum of the residue masses so far
   bool n_terminal = false;       ///< ends with an N-terminal modification
+  int64_t row = 0;               ///< its parent's row in the decoder cache
 };
 
 bool fits(double remaining, double delta, int max_isotope) {
@@ -62,41 +63,24 @@ std::vector<Prediction> beam_search(DenovoModelImpl& model, const Batch& batch, 
   const DenovoModelImpl::Encoded enc = model.encode(batch);
   at::Tensor nar_features;
   if (model.has_nar()) nar_features = model.nar_forward(enc).first;
-  const auto [memory, memory_mask] = model.decoder_memory(enc, nar_features);
   const auto precursor_mass = enc.precursor_mass.contiguous();
   const double* precursor = precursor_mass.data_ptr<double>();
+  // One cache row per live beam, spectrum by spectrum; the first step decodes the precursor
+  // position of every spectrum's single empty beam.
+  DecoderCache cache = model.start_decoding(enc, nar_features);
+  at::Tensor logits = model.decode_step(cache, at::Tensor());
 
   std::vector<std::vector<Beam>> live(static_cast<size_t>(n), std::vector<Beam>(1));
   std::vector<std::vector<Beam>> finished(static_cast<size_t>(n));
   for (int64_t step = 0; step <= o.max_length; ++step) {
-    // Every live beam of every spectrum in one decoder call.
-    std::vector<int64_t> owner;
-    for (int64_t s = 0; s < n; ++s)
-      for (size_t k = 0; k < live[static_cast<size_t>(s)].size(); ++k) owner.push_back(s);
-    if (owner.empty()) break;
-    const auto rows = static_cast<int64_t>(owner.size());
-    at::Tensor ids = at::zeros({rows, std::max<int64_t>(step, 1)}, at::TensorOptions().dtype(at::kLong));
-    {
-      auto a = ids.accessor<int64_t, 2>();
-      int64_t r = 0;
-      for (int64_t s = 0; s < n; ++s)
-        for (const Beam& beam : live[static_cast<size_t>(s)]) {
-          for (size_t t = 0; t < beam.ids.size(); ++t) a[r][static_cast<int64_t>(t)] = beam.ids[t];
-          ++r;
-        }
-    }
-    const at::Tensor index = at::tensor(owner, at::TensorOptions().dtype(at::kLong));
-    DenovoModelImpl::Encoded rep{enc.memory.index_select(0, index), enc.memory_mask.index_select(0, index),
-                                 enc.precursor.index_select(0, index), enc.precursor_mass.index_select(0, index)};
-    const at::Tensor rep_nar = nar_features.defined() ? nar_features.index_select(0, index) : at::Tensor();
-    const at::Tensor step_ids = step == 0 ? ids.narrow(1, 0, 0) : ids;
-    const at::Tensor logits = model.decode(rep, step_ids, rep_nar).select(1, step);
     const at::Tensor log_probs = logits.to(at::kDouble).log_softmax(-1).contiguous();
     const auto lp = log_probs.accessor<double, 2>();
-
+    std::vector<int64_t> parent_rows;  // cache row of each beam kept for the next step
+    std::vector<int64_t> next_tokens;
     int64_t r = 0;
     for (int64_t s = 0; s < n; ++s) {
       auto& beams = live[static_cast<size_t>(s)];
+      const int64_t first_row = r;
       const double target = precursor[s] - sp::kWater;
       const double delta = o.tolerance_ppm * 1e-6 * precursor[s];
       struct Candidate {
@@ -154,6 +138,7 @@ std::vector<Prediction> beam_search(DenovoModelImpl& model, const Batch& batch, 
         b.score = c.score;
         b.residue_mass += mass[static_cast<size_t>(c.id)];
         b.n_terminal = b.n_terminal || n_term[static_cast<size_t>(c.id)];
+        b.row = first_row + static_cast<int64_t>(c.beam);
         next.push_back(std::move(b));
       }
       // Live beams that cannot beat the best finished peptides are dropped (scores only fall).
@@ -161,8 +146,16 @@ std::vector<Prediction> beam_search(DenovoModelImpl& model, const Batch& batch, 
         const double worst = done.back().score;
         next.erase(std::remove_if(next.begin(), next.end(), [&](const Beam& b) { return b.score <= worst; }), next.end());
       }
+      for (const Beam& b : next) {
+        parent_rows.push_back(b.row);
+        next_tokens.push_back(b.ids.back());
+      }
       beams = std::move(next);
     }
+    if (parent_rows.empty() || step == o.max_length) break;
+    const auto long_options = at::TensorOptions().dtype(at::kLong);
+    cache.select_rows(at::tensor(parent_rows, long_options));
+    logits = model.decode_step(cache, at::tensor(next_tokens, long_options));
   }
 
   std::vector<Prediction> out(static_cast<size_t>(n));

@@ -142,27 +142,52 @@ LayerImpl::LayerImpl(int64_t d, int64_t heads, int64_t ff_hidden, bool cross) : 
   mlp_ = register_module("mlp", nn::Mlp(d, ff_hidden, nn::MlpKind::GELU, true));
 }
 
-at::Tensor LayerImpl::attend(torch::nn::Linear& q_proj, torch::nn::Linear& kv_proj, torch::nn::Linear& o_proj,
-                             const at::Tensor& x, const at::Tensor& source, const at::Tensor& mask, bool causal) {
+std::pair<at::Tensor, at::Tensor> LayerImpl::keys_values(torch::nn::Linear& kv_proj, const at::Tensor& source) const {
+  const int64_t b = source.size(0);
+  const int64_t lk = source.size(1);
+  const int64_t hd = source.size(2) / heads_;
+  const auto kv = kv_proj->forward(source).view({b, lk, 2, heads_, hd}).permute({2, 0, 3, 1, 4});
+  return {kv[0], kv[1]};
+}
+
+at::Tensor LayerImpl::attend(torch::nn::Linear& q_proj, torch::nn::Linear& o_proj, const at::Tensor& x,
+                             const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, bool causal) const {
   const int64_t b = x.size(0);
   const int64_t lq = x.size(1);
-  const int64_t lk = source.size(1);
   const int64_t d = x.size(2);
   const int64_t hd = d / heads_;
   const at::Tensor q = q_proj->forward(x).view({b, lq, heads_, hd}).transpose(1, 2);
-  const auto kv = kv_proj->forward(source).view({b, lk, 2, heads_, hd}).permute({2, 0, 3, 1, 4});
-  const at::Tensor out = attention(q, kv[0], kv[1], mask, causal, 1.0 / std::sqrt(static_cast<double>(hd)));
+  const at::Tensor out = attention(q, k, v, mask, causal, 1.0 / std::sqrt(static_cast<double>(hd)));
   return o_proj->forward(out.transpose(1, 2).reshape({b, lq, d}));
 }
 
 at::Tensor LayerImpl::forward(const at::Tensor& x, const at::Tensor& self_mask, bool causal, const at::Tensor& memory,
                               const at::Tensor& memory_mask) {
-  at::Tensor h = norm_self_->forward(x);
-  at::Tensor y = x + attend(self_q_, self_kv_, self_o_, h, h, self_mask, causal);
+  const at::Tensor h = norm_self_->forward(x);
+  const auto [k, v] = keys_values(self_kv_, h);
+  at::Tensor y = x + attend(self_q_, self_o_, h, k, v, self_mask, causal);
   if (cross_q_) {
     STRAND_ASSERT(memory.defined(), "a cross-attention layer needs a memory");
-    y = y + attend(cross_q_, cross_kv_, cross_o_, norm_cross_->forward(y), memory, memory_mask, false);
+    const auto [mk, mv] = keys_values(cross_kv_, memory);
+    y = y + attend(cross_q_, cross_o_, norm_cross_->forward(y), mk, mv, memory_mask, false);
   }
+  return y + mlp_->forward(norm_mlp_->forward(y));
+}
+
+std::pair<at::Tensor, at::Tensor> LayerImpl::cross_keys_values(const at::Tensor& memory) {
+  STRAND_ASSERT(cross_q_, "a layer without cross-attention has no cross keys");
+  return keys_values(cross_kv_, memory);
+}
+
+at::Tensor LayerImpl::step(const at::Tensor& x, at::Tensor& k_cache, at::Tensor& v_cache, const at::Tensor& cross_k,
+                           const at::Tensor& cross_v, const at::Tensor& memory_mask) {
+  const at::Tensor h = norm_self_->forward(x);
+  const auto [k, v] = keys_values(self_kv_, h);
+  k_cache = k_cache.defined() ? at::cat({k_cache, k}, 2) : k;
+  v_cache = v_cache.defined() ? at::cat({v_cache, v}, 2) : v;
+  // The new position sees every cached one (a decoded prefix has no padding).
+  at::Tensor y = x + attend(self_q_, self_o_, h, k_cache, v_cache, at::Tensor(), false);
+  if (cross_q_) y = y + attend(cross_q_, cross_o_, norm_cross_->forward(y), cross_k, cross_v, memory_mask, false);
   return y + mlp_->forward(norm_mlp_->forward(y));
 }
 
@@ -282,6 +307,62 @@ void DenovoModelImpl::freeze_encoder_side() {
     item.value().set_requires_grad(false);
     item.value().mutable_grad() = at::Tensor();
   }
+}
+
+DecoderCache DenovoModelImpl::start_decoding(const Encoded& enc, const at::Tensor& nar_features) {
+  DecoderCache cache;
+  const auto [memory, memory_mask] = decoder_memory(enc, nar_features);
+  cache.memory_mask = memory_mask;
+  for (const auto& layer : *decoder_) {
+    const auto [k, v] = layer->as<LayerImpl>()->cross_keys_values(memory);
+    cache.cross_k.push_back(k);
+    cache.cross_v.push_back(v);
+  }
+  cache.self_k.resize(cache.cross_k.size());
+  cache.self_v.resize(cache.cross_k.size());
+  cache.precursor = enc.precursor;
+  cache.precursor_mass = enc.precursor_mass.to(at::kDouble);
+  cache.prefix_mass = at::zeros_like(cache.precursor_mass);
+  return cache;
+}
+
+at::Tensor DenovoModelImpl::decode_step(DecoderCache& cache, const at::Tensor& tokens) {
+  const int64_t d = config_.d_model;
+  const int64_t position = cache.length;
+  at::Tensor x;
+  if (position == 0) {
+    x = cache.precursor;
+  } else {
+    STRAND_ASSERT(tokens.defined() && tokens.dim() == 1, "decode_step needs one token per row after the first step");
+    x = token_embedding_->forward(tokens);
+    cache.prefix_mass = cache.prefix_mass + token_masses_.index_select(0, tokens);
+  }
+  x = x + position_codes(position, 1, d, x.device());
+  const at::Tensor remaining = cache.precursor_mass - sp::kWater - cache.prefix_mass;
+  x = x + mass_combiner_->forward(at::cat({sinusoid_features(cache.prefix_mass, d, kMassLambdaMin, kMassLambdaMax),
+                                           sinusoid_features(remaining, d, kMassLambdaMin, kMassLambdaMax)},
+                                          -1));
+  x = x.unsqueeze(1);
+  size_t i = 0;
+  for (const auto& layer : *decoder_) {
+    x = layer->as<LayerImpl>()->step(x, cache.self_k[i], cache.self_v[i], cache.cross_k[i], cache.cross_v[i],
+                                     cache.memory_mask);
+    ++i;
+  }
+  ++cache.length;
+  return head_->forward(decoder_norm_->forward(x)).squeeze(1);
+}
+
+void DecoderCache::select_rows(const at::Tensor& rows) {
+  const auto pick = [&](at::Tensor& t) {
+    if (t.defined()) t = t.index_select(0, rows);
+  };
+  for (auto* list : {&self_k, &self_v, &cross_k, &cross_v})
+    for (auto& t : *list) pick(t);
+  pick(memory_mask);
+  pick(precursor);
+  pick(precursor_mass);
+  pick(prefix_mass);
 }
 
 std::vector<int64_t> model_ids(const DenovoModelImpl& model, const std::vector<int>& tokens) {

@@ -99,10 +99,18 @@ class LayerImpl : public torch::nn::Module {
   /// for cross-attention.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& self_mask, bool causal, const at::Tensor& memory,
                      const at::Tensor& memory_mask);
+  /// Keys and values of the cross-attention over `memory`, (B, heads, M, head_dim) each.
+  std::pair<at::Tensor, at::Tensor> cross_keys_values(const at::Tensor& memory);
+  /// One new position x (B, 1, d) of a causal stack: appends its self-attention keys and values to
+  /// the caches (B, heads, t, head_dim; undefined at t = 0) and attends to them and to the
+  /// precomputed cross keys/values. Equal to forward() over the whole prefix at its last row.
+  at::Tensor step(const at::Tensor& x, at::Tensor& k_cache, at::Tensor& v_cache, const at::Tensor& cross_k,
+                  const at::Tensor& cross_v, const at::Tensor& memory_mask);
 
  private:
-  at::Tensor attend(torch::nn::Linear& q, torch::nn::Linear& kv, torch::nn::Linear& o, const at::Tensor& x,
-                    const at::Tensor& source, const at::Tensor& mask, bool causal);
+  std::pair<at::Tensor, at::Tensor> keys_values(torch::nn::Linear& kv, const at::Tensor& source) const;
+  at::Tensor attend(torch::nn::Linear& q, torch::nn::Linear& o, const at::Tensor& x, const at::Tensor& k,
+                    const at::Tensor& v, const at::Tensor& mask, bool causal) const;
   int64_t heads_;
   nn::Norm norm_self_{nullptr}, norm_cross_{nullptr}, norm_mlp_{nullptr};
   torch::nn::Linear self_q_{nullptr}, self_kv_{nullptr}, self_o_{nullptr};
@@ -110,6 +118,20 @@ class LayerImpl : public torch::nn::Module {
   nn::Mlp mlp_{nullptr};
 };
 TORCH_MODULE(Layer);
+
+/// State of step-by-step autoregressive decoding: per decoder layer the self-attention keys and
+/// values of the positions so far and the cross-attention keys and values of the memory, plus the
+/// per-row precursor code, precursor mass and prefix mass. Rows can be reordered (beam search).
+struct DecoderCache {
+  std::vector<at::Tensor> self_k, self_v, cross_k, cross_v;
+  at::Tensor memory_mask;
+  at::Tensor precursor;       ///< (B, d)
+  at::Tensor precursor_mass;  ///< (B) float64
+  at::Tensor prefix_mass;     ///< (B) float64, residues decoded so far
+  int64_t length = 0;         ///< positions decoded (the precursor position included)
+  /// Keeps rows `rows` (int64 indices, repeats allowed) of every tensor, in that order.
+  void select_rows(const at::Tensor& rows);
+};
 
 class DenovoModelImpl : public torch::nn::Module {
  public:
@@ -139,6 +161,13 @@ class DenovoModelImpl : public torch::nn::Module {
   /// Cross-attention memory of the autoregressive decoder: the encoder output, or in stage 2
   /// (nar_features defined) [NAR features; encoder output] with position codes.
   std::pair<at::Tensor, at::Tensor> decoder_memory(const Encoded& enc, const at::Tensor& nar_features);
+
+  /// Step-by-step decoding: start_decoding() computes the cross-attention keys once; each
+  /// decode_step() call adds one position and returns its logits (B, vocab): the first call the
+  /// precursor position (tokens undefined), then one call per token (B) fed. The logits equal
+  /// decode()'s at the same position.
+  DecoderCache start_decoding(const Encoded& enc, const at::Tensor& nar_features);
+  at::Tensor decode_step(DecoderCache& cache, const at::Tensor& tokens);
 
   /// Stage 2: the encoder side (peak encoder, latent spectrum, charge embedding, encoder, NAR
   /// decoder) stops requiring gradients and its gradients are dropped, so an optimizer leaves it

@@ -122,6 +122,32 @@ TEST(Denovo, DecoderIsCausal) {
   EXPECT_FALSE(at::allclose(a.narrow(1, 6, 1), b.narrow(1, 6, 1), 1e-6, 1e-6));
 }
 
+TEST(Denovo, CachedStepsEqualTheFullDecoder) {
+  torch::manual_seed(7);
+  for (const bool stage2 : {false, true}) {
+    dn::DenovoModel model(tiny_config());
+    model->eval();
+    const auto& table = model->table();
+    const dn::Batch batch =
+        dn::make_batch(*model, {ideal_spectrum(table, "PEPTIDEK", 2), ideal_spectrum(table, "GASVM[Oxidation]R", 3)}, true);
+    const auto enc = model->encode(batch);
+    const at::Tensor nar = stage2 ? model->nar_forward(enc).first : at::Tensor();
+    const at::Tensor tokens = batch.tokens.narrow(1, 0, 6);  // no padding in the first six
+    const at::Tensor full = model->decode(enc, tokens, nar);
+    auto cache = model->start_decoding(enc, nar);
+    for (int64_t t = 0; t <= 6; ++t) {
+      const at::Tensor step = model->decode_step(cache, t == 0 ? at::Tensor() : tokens.select(1, t - 1).contiguous());
+      EXPECT_TRUE(at::allclose(step, full.select(1, t), 1e-4, 1e-5)) << "position " << t << " stage2 " << stage2;
+    }
+    // Reordering rows keeps each row's state: swap the two rows and step once more.
+    auto swapped = model->start_decoding(enc, nar);
+    model->decode_step(swapped, at::Tensor());
+    swapped.select_rows(at::tensor(std::vector<int64_t>{1, 0}, at::TensorOptions().dtype(at::kLong)));
+    const at::Tensor next = model->decode_step(swapped, tokens.select(1, 0).flip(0).contiguous());
+    EXPECT_TRUE(at::allclose(next, full.select(1, 1).flip(0), 1e-4, 1e-5));
+  }
+}
+
 TEST(Denovo, LearnsTwoSpectraAndDecodesThemBack) {
   torch::manual_seed(3);
   dn::DenovoModel model(tiny_config());
