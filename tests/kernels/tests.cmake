@@ -4,6 +4,7 @@ strand_add_test(test_kernels
           kernels/test_selective_scan.cpp
           kernels/test_causal_conv1d.cpp
           kernels/test_ssd.cpp
+          kernels/test_mlstm.cpp
   LIBS strand_kernels
   TORCH)
 
