@@ -5,6 +5,7 @@ strand_add_test(test_kernels
           kernels/test_causal_conv1d.cpp
           kernels/test_ssd.cpp
           kernels/test_mlstm.cpp
+          kernels/test_slstm.cpp
   LIBS strand_kernels
   TORCH)
 
