@@ -9,10 +9,12 @@
 #
 #   bench/finetune_evidence.sh OUT [TASK...]
 #
-# Tasks: ecoli-cds fly-coding fly-promoter pfam superkingdom (default: all five).
+# Tasks: ecoli-cds fly-coding fly-promoter pfam superkingdom tpsa (default: all six).
 # Corpora: E. coli 536 genome (bowtie-examples; a different strain from the ecoli-cds task's
 # assembly), D. melanogaster chr2R (augustus-doc; the fly tasks' chromosome, labels unused),
-# 20,000 UniProt proteins (mmseqs2-examples; the superkingdom task's source, labels unused).
+# 20,000 UniProt proteins (mmseqs2-examples; the superkingdom task's source, labels unused),
+# 114,107 HMDB metabolites as RDKit canonical SMILES (openms-common; a different collection from
+# the tpsa task's NCI molecules).
 #
 # Environment (defaults in brackets): BACKBONES [tiny mamba-0.5m], PRETRAIN_STEPS [400],
 # FINETUNE_STEPS [150], THREADS [1], STRAND [build/bin/strand], KMER [build/bench/bench_kmer_baseline].
@@ -22,7 +24,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: bench/finetune_evidence.sh OUT [TASK...]}"
 shift
 tasks=("$@")
-if [ ${#tasks[@]} -eq 0 ]; then tasks=(ecoli-cds fly-coding fly-promoter pfam superkingdom); fi
+if [ ${#tasks[@]} -eq 0 ]; then tasks=(ecoli-cds fly-coding fly-promoter pfam superkingdom tpsa); fi
 read -r -a backbones <<< "${BACKBONES:-tiny mamba-0.5m}"
 pretrain_steps="${PRETRAIN_STEPS:-400}"
 finetune_steps="${FINETUNE_STEPS:-150}"
@@ -40,6 +42,7 @@ task_options() {
     fly-coding|fly-promoter) echo "--max-per-class 2000" ;;
     pfam) echo "--max-per-class 1000" ;;
     superkingdom) echo "--max-per-class 800" ;;
+    tpsa) echo "" ;;
     *) echo "unknown task '$1'" >&2; exit 2 ;;
   esac
 }
@@ -48,6 +51,7 @@ corpus_of() {
     ecoli-cds) echo ecoli ;;
     fly-coding|fly-promoter) echo fly ;;
     pfam|superkingdom) echo protein ;;
+    tpsa) echo chem ;;
   esac
 }
 corpus_files() {
@@ -55,9 +59,13 @@ corpus_files() {
     ecoli) echo /usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz ;;
     fly) echo /usr/share/doc/augustus/tutorial/data/chr2R.fa ;;
     protein) echo /usr/share/doc/mmseqs2/example-data/DB.fasta.gz ;;
+    chem) echo "$out/corpus/hmdb.smi" ;;
   esac
 }
-tokenizer_of() { if [ "$1" = protein ]; then echo protein; else echo char; fi; }
+tokenizer_of() { case "$1" in protein) echo protein ;; chem) echo smiles ;; *) echo char ;; esac; }
+# Tokens per example in fine-tuning (specials included): the DNA windows are 200 and 300 bp;
+# longer proteins and molecules lose their end.
+max_len_of() { case "$1" in fly-promoter) echo 320 ;; tpsa) echo 128 ;; *) echo 256 ;; esac; }
 # Bidirectional attention models learn from the masked objective; Mamba presets are causal.
 objective_of() { case "$1" in mamba*) echo clm ;; *) echo mlm ;; esac; }
 
@@ -82,6 +90,14 @@ for task in "${tasks[@]}"; do
   fi
 done
 
+if [[ " ${tasks[*]} " == *" tpsa "* ]] && [ ! -f "$out/corpus/hmdb.smi" ]; then
+  mkdir -p "$out/corpus"
+  run "$strand" molecules convert -i /usr/share/openms/CHEMISTRY/HMDB2StructMapping.tsv --no-header \
+    --smiles-column 3 --name-column 1 -o "$out/corpus/hmdb-named.smi" -q
+  awk '{ print $1 }' "$out/corpus/hmdb-named.smi" > "$out/corpus/hmdb.smi.tmp"
+  mv "$out/corpus/hmdb.smi.tmp" "$out/corpus/hmdb.smi"
+fi
+
 echo "| task | metric | backbone | k-mer LR | scratch | pretrained + fine-tuned | linear probe |"
 echo "|---|---|---|---:|---:|---:|---:|"
 for task in "${tasks[@]}"; do
@@ -97,8 +113,10 @@ for task in "${tasks[@]}"; do
         --seq-len 256 --lr 2e-3 --val-every 100 --val-windows 32 --checkpoint-every 100 \
         --threads "$threads" --resume --out "$model" -q
     fi
-    common=(--task "$tdir" --max-steps "$finetune_steps" --batch 32 --max-len 512 --eval-every 25
+    common=(--task "$tdir" --max-steps "$finetune_steps" --batch 32 --max-len "$(max_len_of "$task")" --eval-every 25
             --patience 0 --threads "$threads" -q)
+    # DNA windows: either strand is the same example.
+    if [ "$(tokenizer_of "$corpus")" = char ]; then common+=(--rc-augment); fi
     ft="$out/finetune/$task-$bb"
     if [ ! -f "$ft/pretrained/metrics.json" ]; then
       rm -rf "$ft/pretrained"
@@ -111,7 +129,7 @@ for task in "${tasks[@]}"; do
     fi
     if [ ! -f "$ft/probe/metrics.json" ]; then
       rm -rf "$ft/probe"
-      run "$strand" finetune -m "$model" --mode probe --task "$tdir" --max-len 512 --epochs 50 \
+      run "$strand" finetune -m "$model" --mode probe --task "$tdir" --max-len "$(max_len_of "$task")" --epochs 50 \
         --patience 5 --threads "$threads" -q --out "$ft/probe"
     fi
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$metric" "$bb" \
