@@ -25,6 +25,7 @@
 
 #include "bio/spectra/spectrum.h"
 #include "libseq/core/error.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
@@ -65,21 +66,6 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = std::filesystem::temp_directory_path() /
-           ("strand_mzml_" + std::string(info->name()) + "_" + std::to_string(static_cast<long>(::getpid())));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 void write_gzip(const std::string& path, const std::string& data) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -316,7 +302,7 @@ TEST(MzmlFile, OpenSpectraDispatchesOnTheName) {
 }
 
 TEST(MzmlFile, GzipCopyReadsIdentically) {
-  TempDir dir;
+  strand_tests::TempDir dir("mzml");
   const std::string gz = (dir.path / "sample.mzML.gz").string();
   write_gzip(gz, slurp(kMzml));
   auto plain = read_all(*sp::open_mzml(kMzml));
@@ -352,7 +338,7 @@ TEST(MzmlFile, TruncatedFileIsAParseErrorNamingTheSpectrum) {
   EXPECT_FALSE(reader->next(s));
 
   // The same from a gzip file, cut inside the start tag.
-  TempDir dir;
+  strand_tests::TempDir dir("mzml");
   const std::string gz = (dir.path / "cut.mzML.gz").string();
   write_gzip(gz, text.substr(0, start + 12));
   message = parse_error_of([&] { read_all(*sp::open_mzml(gz)); });
@@ -367,7 +353,7 @@ TEST(MzmlFile, TruncatedFileIsAParseErrorNamingTheSpectrum) {
 }
 
 TEST(MzmlFile, CorruptGzipIsAParseError) {
-  TempDir dir;
+  strand_tests::TempDir dir("mzml");
   const std::string gz = (dir.path / "bad.mzML.gz").string();
   write_gzip(gz, slurp(kMzml));
   const std::string bytes = slurp(gz);
@@ -668,7 +654,7 @@ TEST(MzmlErrors, NotMzmlIsAParseError) {
   message = parse_error_of([] { sp::open_mzml_text("", "empty.mzML"); });
   EXPECT_NE(message.find("not an mzML file"), std::string::npos) << message;
 
-  TempDir dir;
+  strand_tests::TempDir dir("mzml");
   const std::string path = (dir.path / "text.mzML").string();
   {
     std::ofstream out(path);

@@ -24,26 +24,12 @@
 #include "bio/spectra/spectrum.h"
 #include "libseq/core/error.h"
 #include "libseq/core/version.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
 namespace sp = strand::bio::spectra;
 
-/// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = std::filesystem::temp_directory_path() /
-           ("strand_mztab_" + std::string(info->name()) + "_" + std::to_string(static_cast<long>(::getpid())));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -203,7 +189,7 @@ std::string uri_of_relative(const std::string& encoded_relative) {
 // ---- writer ------------------------------------------------------------------------------------
 
 TEST(MztabWrite, FileValidatesAndMatchesFormattedText) {
-  TempDir dir;
+  strand_tests::TempDir dir("mztab");
   const auto table = sp::ResidueTable::casanovo();
   const std::string path = (dir.path / "out.mztab").string();
   sp::write_mztab(path, test_header(), table, test_psms(table));
@@ -412,7 +398,7 @@ TEST(MztabWrite, RowsSortedByRunAndSpectrumIndex) {
 }
 
 TEST(MztabWrite, AtomicWrite) {
-  TempDir dir;
+  strand_tests::TempDir dir("mztab");
   const auto table = sp::ResidueTable::casanovo();
   const auto psms = test_psms(table);
   // A missing directory: IoError and no file.

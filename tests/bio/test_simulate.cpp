@@ -23,30 +23,12 @@
 #include "bio/spectra/spectrum.h"
 #include "libseq/core/error.h"
 #include "libseq/core/random.h"
+#include "tests/temp_dir.h"
 
 namespace sp = strand::bio::spectra;
 
 namespace {
 
-/// A fresh directory, removed with its content at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "strand-simulate-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 const sp::ResidueTable& table() {
   static const sp::ResidueTable t = sp::ResidueTable::casanovo();
@@ -179,8 +161,8 @@ TEST(Digest, UniqueLowerCaseAndBadOptions) {
 }
 
 TEST(Digest, FastaFileFirstSeenOrderWithoutDuplicates) {
-  TempDir dir;
-  const std::string path = dir.file("proteins.fasta");
+  strand_tests::TempDir dir("simulate");
+  const std::string path = (dir / "proteins.fasta");
   {
     std::ofstream f(path);
     f << ">p1 first protein\n" << kA.substr(0, 7) << "\n" << kA.substr(7) << kB << kC << "\n";
@@ -188,8 +170,8 @@ TEST(Digest, FastaFileFirstSeenOrderWithoutDuplicates) {
   }
   EXPECT_EQ(sp::digest_fasta(path, table()),
             (std::vector<std::string>{kA, kA + kB, kB + kC, kC, kC + kG, kG}));
-  EXPECT_THROW(sp::digest_fasta(dir.file("missing.fasta"), table()), strand::IoError);
-  const std::string fastq = dir.file("reads.fastq");
+  EXPECT_THROW(sp::digest_fasta((dir / "missing.fasta"), table()), strand::IoError);
+  const std::string fastq = (dir / "reads.fastq");
   {
     std::ofstream f(fastq);
     f << "@r1\nACGT\n+\nIIII\n";
@@ -607,8 +589,8 @@ TEST(SimulatedMgf, RoundTripThroughOpenMgf) {
   std::vector<sp::Spectrum> written = spectra;
   written.back().id.clear();
 
-  TempDir dir;
-  const std::string path = dir.file("simulated.mgf");
+  strand_tests::TempDir dir("simulate");
+  const std::string path = (dir / "simulated.mgf");
   sp::write_mgf(path, written);
   auto reader = sp::open_mgf(path);
   const auto back = read_all(*reader);
@@ -631,13 +613,13 @@ TEST(SimulatedMgf, RoundTripThroughOpenMgf) {
   EXPECT_EQ(text.find("RTINSECONDS", text.find("TITLE=sim1:")), text.find("RTINSECONDS=824.574"));
 
   // Empty list: an empty file.
-  sp::write_mgf(dir.file("empty.mgf"), {});
-  EXPECT_TRUE(read_all(*sp::open_mgf(dir.file("empty.mgf"))).empty());
+  sp::write_mgf((dir / "empty.mgf"), {});
+  EXPECT_TRUE(read_all(*sp::open_mgf((dir / "empty.mgf"))).empty());
 }
 
 TEST(SimulatedMgf, RejectsWhatWouldNotReadBack) {
-  TempDir dir;
-  const std::string path = dir.file("bad.mgf");
+  strand_tests::TempDir dir("simulate");
+  const std::string path = (dir / "bad.mgf");
   sp::Spectrum good;
   good.id = "x";
   good.precursor_mz = 400;
@@ -667,5 +649,5 @@ TEST(SimulatedMgf, RejectsWhatWouldNotReadBack) {
   EXPECT_TRUE(rejects([](sp::Spectrum& s) { s.mz[0] = -1; }));
   EXPECT_TRUE(rejects([](sp::Spectrum& s) { s.intensity[0] = std::numeric_limits<double>::infinity(); }));
   EXPECT_FALSE(rejects([](sp::Spectrum& s) { s.id = "fine = title"; }));
-  EXPECT_THROW(sp::write_mgf(dir.file("no-such-dir/x.mgf"), {good}), strand::IoError);
+  EXPECT_THROW(sp::write_mgf((dir / "no-such-dir/x.mgf"), {good}), strand::IoError);
 }

@@ -11,7 +11,7 @@
 #include "chem/molio.h"
 #include "chem/smiles.h"
 #include "libseq/core/error.h"
-#include "tests/pipelines/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace chem = strand::chem;
 namespace fs = std::filesystem;

@@ -19,7 +19,7 @@
 #include "pipelines/denovo.h"
 #include "pipelines/denovo_decode.h"
 #include "pipelines/denovo_model.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace sp = strand::bio::spectra;
 namespace dn = strand::pipelines::denovo;

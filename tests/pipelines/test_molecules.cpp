@@ -14,7 +14,7 @@
 #include "pipelines/pretrain.h"
 #include "libseq/core/error.h"
 #include "tests/message_of.h"
-#include "tests/pipelines/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace pl = strand::pipelines;
 

@@ -16,7 +16,7 @@
 #include "pipelines/presets.h"
 #include "pipelines/pretrain.h"
 #include "pipelines/registry.h"
-#include "tests/pipelines/temp_dir.h"
+#include "tests/temp_dir.h"
 
 using namespace strand;
 namespace fs = std::filesystem;
