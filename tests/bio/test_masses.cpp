@@ -7,18 +7,14 @@
 
 #include "bio/spectra/masses.h"
 #include "libseq/core/error.h"
+#include "tests/message_of.h"
 
 namespace sp = strand::bio::spectra;
 
 namespace {
 
 std::string message_of(const sp::ResidueTable& table, const std::string& peptide) {
-  try {
-    table.parse(peptide);
-  } catch (const strand::InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return strand_tests::message_of<strand::InputError>([&] { table.parse(peptide); });
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "bio/spectra/masses.h"
 #include "bio/spectra/spectrum.h"
 #include "libseq/core/error.h"
+#include "tests/message_of.h"
 
 namespace sp = strand::bio::spectra;
 
@@ -26,14 +27,6 @@ std::vector<sp::Spectrum> read_all(sp::SpectrumReader& reader) {
   return out;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const strand::ParseError& e) {
-    return e.what();
-  }
-  return "no ParseError";
-}
 
 }  // namespace
 
@@ -129,14 +122,14 @@ TEST(Mgf, BadRecordsAreSkippedAndCounted) {
 }
 
 TEST(Mgf, TruncatedFileAndStrayTextAreErrors) {
-  const std::string truncated = message_of([] {
+  const std::string truncated = strand_tests::message_of<strand::ParseError>([] {
     auto r = sp::open_mgf_text("BEGIN IONS\nPEPMASS=500\n100 1\nEND IONS\nBEGIN IONS\nPEPMASS=600\n100 1\n", "cut.mgf");
     read_all(*r);
   });
   EXPECT_NE(truncated.find("cut.mgf:5"), std::string::npos) << truncated;
   EXPECT_NE(truncated.find("spectrum 2"), std::string::npos) << truncated;
   EXPECT_NE(truncated.find("truncated"), std::string::npos) << truncated;
-  const std::string stray = message_of([] {
+  const std::string stray = strand_tests::message_of<strand::ParseError>([] {
     auto r = sp::open_mgf_text("BEGIN IONS\nPEPMASS=500\nEND IONS\n100 1\n", "stray.mgf");
     read_all(*r);
   });

@@ -25,6 +25,7 @@
 
 #include "bio/spectra/spectrum.h"
 #include "libseq/core/error.h"
+#include "tests/message_of.h"
 #include "tests/temp_dir.h"
 
 namespace {
@@ -47,19 +48,6 @@ std::vector<sp::Spectrum> read_text(const std::string& text, sp::ReadStats* stat
   return out;
 }
 
-/// The message of the ParseError `f` must throw.
-std::string parse_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const strand::ParseError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected a ParseError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected a ParseError, none was thrown";
-  return {};
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -331,7 +319,7 @@ TEST(MzmlFile, TruncatedFileIsAParseErrorNamingTheSpectrum) {
   auto reader = sp::open_mzml_text(cut, "cut.mzML");
   sp::Spectrum s;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->next(s));
-  std::string message = parse_error_of([&] { reader->next(s); });
+  std::string message = strand_tests::message_of<strand::ParseError>([&] { reader->next(s); });
   EXPECT_NE(message.find("cut.mzML"), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_NE(message.find("spectrum 3 'controllerType=0 controllerNumber=1 scan=503'"), std::string::npos) << message;
@@ -341,14 +329,14 @@ TEST(MzmlFile, TruncatedFileIsAParseErrorNamingTheSpectrum) {
   strand_tests::TempDir dir("mzml");
   const std::string gz = (dir.path / "cut.mzML.gz").string();
   write_gzip(gz, text.substr(0, start + 12));
-  message = parse_error_of([&] { read_all(*sp::open_mzml(gz)); });
+  message = strand_tests::message_of<strand::ParseError>([&] { read_all(*sp::open_mzml(gz)); });
   EXPECT_NE(message.find(gz), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_NE(message.find("spectrum 3"), std::string::npos) << message;
 
   // Cut between two spectra: the list is never closed.
   const size_t next = text.find("<spectrum index=\"4\"");
-  message = parse_error_of([&] { read_text(text.substr(0, next)); });
+  message = strand_tests::message_of<strand::ParseError>([&] { read_text(text.substr(0, next)); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
 
@@ -364,7 +352,7 @@ TEST(MzmlFile, CorruptGzipIsAParseError) {
   // The chromatogram after the spectra takes most of the compressed size: 1/20 of the stream ends
   // inside spectrum 3 (found by trying).
   rewrite(bytes.substr(0, bytes.size() / 20));
-  std::string message = parse_error_of([&] { read_all(*sp::open_mzml(gz)); });
+  std::string message = strand_tests::message_of<strand::ParseError>([&] { read_all(*sp::open_mzml(gz)); });
   EXPECT_NE(message.find(gz), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_NE(message.find("spectrum 3"), std::string::npos) << message;
@@ -372,7 +360,7 @@ TEST(MzmlFile, CorruptGzipIsAParseError) {
   std::string corrupt = bytes;
   for (size_t i = corrupt.size() / 20; i < corrupt.size() / 20 + 64; ++i) corrupt[i] = static_cast<char>(0xff);
   rewrite(corrupt);
-  message = parse_error_of([&] { read_all(*sp::open_mzml(gz)); });
+  message = strand_tests::message_of<strand::ParseError>([&] { read_all(*sp::open_mzml(gz)); });
   EXPECT_NE(message.find(gz), std::string::npos) << message;
 }
 
@@ -646,12 +634,14 @@ TEST(MzmlBadRecords, UnclosedSpectrumIsSkippedAndTheNextOneRead) {
 }
 
 TEST(MzmlErrors, NotMzmlIsAParseError) {
-  std::string message = parse_error_of([] { sp::open_mzml_text(">seq1\nACGT\n", "reads.fa"); });
+  std::string message = strand_tests::message_of<strand::ParseError>(
+      [] { sp::open_mzml_text(">seq1\nACGT\n", "reads.fa"); });
   EXPECT_NE(message.find("reads.fa"), std::string::npos) << message;
   EXPECT_NE(message.find("not an mzML file"), std::string::npos) << message;
-  message = parse_error_of([] { sp::open_mzml_text("<?xml version=\"1.0\"?>\n<mzXML><scan/></mzXML>\n", "x.mzXML"); });
+  message = strand_tests::message_of<strand::ParseError>(
+      [] { sp::open_mzml_text("<?xml version=\"1.0\"?>\n<mzXML><scan/></mzXML>\n", "x.mzXML"); });
   EXPECT_NE(message.find("not an mzML file"), std::string::npos) << message;
-  message = parse_error_of([] { sp::open_mzml_text("", "empty.mzML"); });
+  message = strand_tests::message_of<strand::ParseError>([] { sp::open_mzml_text("", "empty.mzML"); });
   EXPECT_NE(message.find("not an mzML file"), std::string::npos) << message;
 
   strand_tests::TempDir dir("mzml");
@@ -660,7 +650,7 @@ TEST(MzmlErrors, NotMzmlIsAParseError) {
     std::ofstream out(path);
     out << std::string(20000, ' ') << "<mzML></mzML>\n";  // the root comes too late
   }
-  message = parse_error_of([&] { sp::open_mzml(path); });
+  message = strand_tests::message_of<strand::ParseError>([&] { sp::open_mzml(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("not an mzML file"), std::string::npos) << message;
 }
