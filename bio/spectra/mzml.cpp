@@ -51,10 +51,14 @@
 #include <vector>
 
 #include "bio/spectra/spectrum.h"
+#include "bio/spectra/text.h"
 #include "libseq/core/error.h"
 
 namespace strand::bio::spectra {
 namespace {
+
+using detail::parse_double;
+using detail::trim;
 
 constexpr size_t kChunkBytes = size_t{1} << 16;
 /// Largest <spectrum> element text accepted (a file-level error beyond it).
@@ -94,11 +98,6 @@ bool opens_tag(std::string_view s, std::string_view name) {
   return is_space(c) || c == '>' || c == '/';
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 /// Whole-string integer (surrounding whitespace and one leading '+' allowed).
 bool parse_int64(std::string_view s, int64_t& value) {
@@ -109,14 +108,6 @@ bool parse_int64(std::string_view s, int64_t& value) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-/// Whole-string finite floating-point number.
-bool parse_double(std::string_view s, double& value) {
-  s = trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  return ec == std::errc() && end == s.data() + s.size() && std::isfinite(value);
-}
 
 /// Quotes a value for a message, cutting it short if long.
 std::string quoted(std::string_view s) {

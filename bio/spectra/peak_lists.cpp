@@ -11,7 +11,6 @@
 // ignored (some files double-space every line). A bad header or peak line makes the file's one
 // spectrum a skipped record.
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -19,17 +18,15 @@
 
 #include "bio/spectra/masses.h"
 #include "bio/spectra/spectrum.h"
+#include "bio/spectra/text.h"
 #include "libseq/core/error.h"
 #include "libseq/io/text_lines.h"
 
 namespace strand::bio::spectra {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using detail::parse_double;
+using detail::trim;
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -49,12 +46,6 @@ std::string_view next_field(std::string_view& s) {
   return field;
 }
 
-/// A finite decimal number filling the whole of `s`.
-bool parse_double(std::string_view s, double& out) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(out);
-}
 
 /// The first charge of a CHARGE value: "2+", "2", "3-", "2+ and 3+", "2+,3+" (sign after or
 /// before the digits). False when there is none.

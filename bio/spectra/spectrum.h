@@ -87,7 +87,11 @@ std::unique_ptr<SpectrumReader> open_dta_text(std::string text, std::string sour
 std::unique_ptr<SpectrumReader> open_mzml(const std::string& path);
 /// mzML text held in memory.
 std::unique_ptr<SpectrumReader> open_mzml_text(std::string text, std::string source);
-/// By the file name: *.mgf, *.mzML or *.dta (any case, optionally .gz). InputError for anything else.
+enum class SpectrumFormat { Mgf, Mzml, Dta };
+/// The format a file name says: *.mgf, *.mzML or *.dta (any case, optionally .gz). InputError for
+/// anything else.
+SpectrumFormat spectrum_format(const std::string& path);
+/// The reader of spectrum_format(path).
 std::unique_ptr<SpectrumReader> open_spectra(const std::string& path);
 
 }  // namespace strand::bio::spectra
