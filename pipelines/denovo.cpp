@@ -49,6 +49,12 @@ sp::PreprocessOptions preprocess_from_json(const nlohmann::json& j, const std::s
   return p;
 }
 
+/// The key a preprocessing rejection is counted under: the reason, with peak counts left out so
+/// that spectra with too few peaks count together.
+std::string count_key(const std::string& reason) {
+  return reason.find("peaks after filtering") != std::string::npos ? "too few peaks" : reason;
+}
+
 /// A permutation of 0 .. n-1 for `epoch`, from a 64-bit engine seeded by (seed, epoch): the same on
 /// every platform (Fisher-Yates on raw engine output, no standard-library distribution).
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
@@ -165,8 +171,7 @@ std::vector<sp::Spectrum> load_annotated(const std::vector<std::string>& files, 
       }
       const std::string reason = sp::preprocess(s, preprocess);
       if (!reason.empty()) {
-        ++dropped["preprocessing: " + (reason.find("peaks after filtering") != std::string::npos ? std::string("too few peaks")
-                                                                                                 : reason)];
+        ++dropped["preprocessing: " + count_key(reason)];
         continue;
       }
       out.push_back(std::move(s));
@@ -214,10 +219,15 @@ TrainSummary run_denovo_train(const TrainOptions& o) {
   int64_t order_epoch = -1;
   train::Trainer* trainer_ptr = nullptr;
   const auto stage_of = [&](int64_t step) { return step < o.steps ? 1 : 2; };
+  bool frozen = false;  // stage 2 has frozen the encoder side
+  const auto freeze = [&] {
+    if (!frozen) model->freeze_encoder_side();
+    frozen = true;
+  };
   train::TrainerCallbacks cb;
   cb.micro_step = [&](int64_t micro_step) {
     const int stage = stage_of(micro_step);
-    if (stage == 2) model->freeze_encoder_side();
+    if (stage == 2) freeze();
     std::vector<sp::Spectrum> batch_spectra;
     for (int64_t k = 0; k < std::min(o.batch, n); ++k, ++position) {
       const int64_t epoch = position / n;
@@ -254,7 +264,7 @@ TrainSummary run_denovo_train(const TrainOptions& o) {
   trainer_ptr = &trainer;
   if (o.resume && trainer.resume()) {
     STRAND_LOG_INFO("resumed at step ", trainer.step());
-    if (stage_of(trainer.step()) == 2) model->freeze_encoder_side();
+    if (stage_of(trainer.step()) == 2) freeze();
   }
   if (o.until_step > 0 && o.until_step < total) {
     summary.steps = trainer.run(std::max(o.until_step, trainer.step()));
@@ -278,12 +288,7 @@ TrainSummary run_denovo_train(const TrainOptions& o) {
 namespace strand::pipelines::denovo {
 namespace {
 
-bool is_mzml(const std::string& path) {
-  std::string name = path;
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
-  return name.size() > 5 && name.compare(name.size() - 5, 5, ".mzml") == 0;
-}
+bool is_mzml(const std::string& path) { return sp::spectrum_format(path) == sp::SpectrumFormat::Mzml; }
 
 std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
 
@@ -363,7 +368,7 @@ SequenceSummary run_denovo_sequence(const SequenceOptions& o) {
       sp::Psm identity = sp::psm_for_spectrum(s, run, native);
       const std::string reason = sp::preprocess(s, loaded.preprocess);
       if (!reason.empty()) {
-        ++summary.skipped[reason.find("peaks after filtering") != std::string::npos ? "too few peaks" : reason];
+        ++summary.skipped[count_key(reason)];
         continue;
       }
       pending.push_back(std::move(s));
@@ -393,28 +398,21 @@ SequenceSummary run_denovo_sequence(const SequenceOptions& o) {
 sp::EvaluationResult run_denovo_evaluate(const EvaluateOptions& o) {
   STRAND_CHECK(!o.spectra.empty(), "denovo evaluate: no annotated spectrum files");
   // The PSM section of the mzTab: (run, spectrum reference) -> (peptide, score).
-  const std::string text = io::read_file(o.predictions);
+  io::TextLines lines = io::TextLines::open(o.predictions);
   std::map<std::pair<int, std::string>, std::pair<std::string, double>> predicted;
   std::map<int, std::string> locations;
   std::vector<std::string> columns;
-  size_t line_start = 0;
-  int64_t line_number = 0;
+  std::vector<std::string> fields;
+  std::string_view line;
   const auto column = [&](const std::string& name) -> size_t {
     const auto it = std::find(columns.begin(), columns.end(), name);
     if (it == columns.end())
       throw ParseError("'" + o.predictions + "': the PSH line has no column '" + name + "' (not an mzTab from strand?)");
     return static_cast<size_t>(it - columns.begin());
   };
-  while (line_start < text.size()) {
-    size_t end = text.find('\n', line_start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(line_start, end - line_start);
-    line_start = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::vector<std::string> fields;
+  while (lines.next(line)) {
     io::split_tsv(line, fields);
-    const Location where{o.predictions, line_number, ""};
+    const Location where{o.predictions, lines.line_number(), ""};
     if (fields[0] == "MTD" && fields.size() >= 3 && fields[1].rfind("ms_run[", 0) == 0 &&
         fields[1].size() > 9 && fields[1].compare(fields[1].size() - 9, 9, "-location") == 0) {
       locations[std::atoi(fields[1].c_str() + 7)] = fields[2];

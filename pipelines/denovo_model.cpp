@@ -264,6 +264,14 @@ std::pair<at::Tensor, at::Tensor> DenovoModelImpl::nar_forward(const Encoded& en
   return {x, nar_head_->forward(x)};
 }
 
+at::Tensor DenovoModelImpl::mass_codes(const at::Tensor& prefix, const at::Tensor& precursor_mass) {
+  const int64_t d = config_.d_model;
+  const at::Tensor remaining = precursor_mass - sp::kWater - prefix;
+  return mass_combiner_->forward(at::cat({sinusoid_features(prefix, d, kMassLambdaMin, kMassLambdaMax),
+                                          sinusoid_features(remaining, d, kMassLambdaMin, kMassLambdaMax)},
+                                         -1));
+}
+
 std::pair<at::Tensor, at::Tensor> DenovoModelImpl::decoder_memory(const Encoded& enc, const at::Tensor& nar_features) {
   if (!nar_features.defined()) return {enc.memory, enc.memory_mask};
   const int64_t n = nar_features.size(1);
@@ -286,10 +294,7 @@ at::Tensor DenovoModelImpl::decode(const Encoded& enc, const at::Tensor& tokens,
   // The prefix mass after each position, and the mass still to explain (ContraNovo's inputs).
   const at::Tensor residue_mass = token_masses_.index_select(0, tokens.reshape({-1})).view({b, l});
   const at::Tensor prefix = at::cat({at::zeros({b, 1}, residue_mass.options()), residue_mass.cumsum(1)}, 1);
-  const at::Tensor remaining = enc.precursor_mass.to(at::kDouble).unsqueeze(1) - sp::kWater - prefix;
-  x = x + mass_combiner_->forward(at::cat({sinusoid_features(prefix, d, kMassLambdaMin, kMassLambdaMax),
-                                           sinusoid_features(remaining, d, kMassLambdaMin, kMassLambdaMax)},
-                                          -1));
+  x = x + mass_codes(prefix, enc.precursor_mass.to(at::kDouble).unsqueeze(1));
   const at::Tensor self_mask = at::cat({at::ones({b, 1}, tokens.options().dtype(at::kBool)), tokens.ne(0)}, 1);
   const auto [memory, memory_mask] = decoder_memory(enc, nar_features);
   for (const auto& layer : *decoder_) x = layer->as<LayerImpl>()->forward(x, self_mask, true, memory, memory_mask);
@@ -337,11 +342,7 @@ at::Tensor DenovoModelImpl::decode_step(DecoderCache& cache, const at::Tensor& t
     x = token_embedding_->forward(tokens);
     cache.prefix_mass = cache.prefix_mass + token_masses_.index_select(0, tokens);
   }
-  x = x + position_codes(position, 1, d, x.device());
-  const at::Tensor remaining = cache.precursor_mass - sp::kWater - cache.prefix_mass;
-  x = x + mass_combiner_->forward(at::cat({sinusoid_features(cache.prefix_mass, d, kMassLambdaMin, kMassLambdaMax),
-                                           sinusoid_features(remaining, d, kMassLambdaMin, kMassLambdaMax)},
-                                          -1));
+  x = x + position_codes(position, 1, d, x.device()) + mass_codes(cache.prefix_mass, cache.precursor_mass);
   x = x.unsqueeze(1);
   size_t i = 0;
   for (const auto& layer : *decoder_) {

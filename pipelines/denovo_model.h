@@ -175,6 +175,9 @@ class DenovoModelImpl : public torch::nn::Module {
   void freeze_encoder_side();
 
  private:
+  /// Codes of the prefix mass and of the mass still to explain (precursor - water - prefix), (..., d).
+  at::Tensor mass_codes(const at::Tensor& prefix, const at::Tensor& precursor_mass);
+
   ModelConfig config_;
   bio::spectra::ResidueTable table_;
   int64_t vocab_;
